@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Which answers the lesson modules are built from:
+//   Exercises/  the learner's own work (the default)
+//   Solutions/  the reference answers, with WORKBOOK_SOLUTIONS=1
+//   any folder  with WORKBOOK_ANSWERS=<folder> (the known-bad check stages wrong answers this way)
+// SwiftPM evaluates this manifest again whenever these variables change.
+let environment = Context.environment
+let answers: String = {
+    if let folder = environment["WORKBOOK_ANSWERS"], !folder.isEmpty { return folder }
+    return environment["WORKBOOK_SOLUTIONS"] == "1" ? "Solutions" : "Exercises"
+}()
+
+/// One module per lesson, so that a learner's edit recompiles one small module.
+let lessons = ["Lesson01", "Lesson02"]
+
+/// The demo programs: `swift run <name>`. Each one runs on the learner's own answers.
+let demos: [(name: String, lesson: String)] = [
+    ("lesson01-create", "Lesson01"),
+    ("lesson02-server", "Lesson02"),
+]
+
+let package = Package(
+    name: "SocketWorkbook",
+    targets: [
+        // The support library learners read as a model: platform differences, errors, addresses.
+        .target(name: "SocketKit"),
+        // What the graders run against the learner's code: peers, deadlines, descriptor census, reports.
+        .target(name: "GradingHarness", dependencies: ["SocketKit"]),
+        // Flag parsing and error reporting shared by the demo programs.
+        .target(name: "DemoSupport", dependencies: ["SocketKit"]),
+        .testTarget(
+            name: "Graders",
+            dependencies: ["SocketKit", "GradingHarness"] + lessons.map { .target(name: $0) }),
+        .testTarget(name: "SupportTests", dependencies: ["SocketKit", "GradingHarness"]),
+    ]
+    + lessons.map { .target(name: $0, dependencies: ["SocketKit"], path: "\(answers)/\($0)") }
+    + demos.map {
+        .executableTarget(
+            name: $0.name,
+            dependencies: ["SocketKit", "DemoSupport", .target(name: $0.lesson)],
+            path: "Sources/Demos/\($0.name)")
+    }
+)
