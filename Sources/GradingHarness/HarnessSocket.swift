@@ -1,0 +1,179 @@
+import Foundation
+import SocketKit
+
+/// The descriptors the harness itself owns, so that the leak census never blames the
+/// learner for them.
+///
+/// A harness socket is registered under the same lock the census takes for its snapshot,
+/// so a snapshot never sees one half-made. Connections the harness accepts appear in the
+/// kernel before they can be registered; the census recognises those by their local
+/// address, which is a harness listener's.
+enum HarnessOwned {
+    static let lock = NSLock()
+    nonisolated(unsafe) private static var descriptors: Set<Int32> = []
+    nonisolated(unsafe) private static var listeners: Set<SocketAddress> = []
+
+    /// Runs `open` and registers what it returns, atomically with respect to `snapshot`.
+    static func register(_ open: () throws(SocketError) -> Int32) throws(SocketError) -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        let fd = try open()
+        descriptors.insert(fd)
+        return fd
+    }
+
+    static func adopt(_ fd: Int32) {
+        lock.withLock { _ = descriptors.insert(fd) }
+    }
+
+    static func addListener(_ address: SocketAddress) {
+        lock.withLock { _ = listeners.insert(address) }
+    }
+
+    /// Unregisters and closes, atomically: the number cannot be reused in between.
+    static func close(_ fd: Int32, listener: SocketAddress?) {
+        lock.withLock {
+            descriptors.remove(fd)
+            if let listener { listeners.remove(listener) }
+            _ = LibC.close(fd)
+        }
+    }
+
+    /// Call with `lock` held.
+    static func owns(_ fd: Int32) -> Bool {
+        if descriptors.contains(fd) { return true }
+        guard !listeners.isEmpty, let local = try? Inspect.localAddress(fd) else { return false }
+        return listeners.contains(local)
+    }
+}
+
+/// A socket owned by the harness: the graders' end of every connection.
+///
+/// Thin and checked like SocketKit, with timeouts on everything that could block, so a
+/// grader never hangs on a learner's mistake.
+public final class HarnessSocket: @unchecked Sendable {
+    public let fd: Int32
+    private let listenerAddress: SocketAddress?
+    private let state = NSLock()
+    private var isClosed = false
+
+    private init(fd: Int32, listenerAddress: SocketAddress? = nil) {
+        self.fd = fd
+        self.listenerAddress = listenerAddress
+        // macOS: a write to a reset connection must fail with EPIPE, not kill the test run.
+        try? suppressSIGPIPE(on: fd)
+    }
+
+    deinit { close() }
+
+    /// A new, unconnected socket.
+    public static func make(_ family: AddressFamily = .inet, _ type: SocketType = .stream) throws(SocketError) -> HarnessSocket {
+        let fd = try HarnessOwned.register { () throws(SocketError) -> Int32 in
+            let fd = socket(family.rawValue, type.rawValue, 0)
+            guard fd >= 0 else { throw SocketError(call: "socket") }
+            return fd
+        }
+        return HarnessSocket(fd: fd)
+    }
+
+    /// A TCP listener on `host`, port 0 unless told otherwise: the kernel picks a free port.
+    public static func listener(host: String = "127.0.0.1", port: UInt16 = 0, reuseAddress: Bool = false) throws -> HarnessSocket {
+        let address: SocketAddress = host.contains(":") ? .ipv6(host: host, port: port) : .ipv4(host: host, port: port)
+        let socket = try make(address.family)
+        if reuseAddress { try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR") }
+        try address.withSockAddr { pointer, length in
+            guard bind(socket.fd, pointer, length) == 0 else { throw SocketError(call: "bind") }
+        }
+        guard listen(socket.fd, 64) == 0 else { throw SocketError(call: "listen") }
+        let bound = try Inspect.localAddress(socket.fd)
+        HarnessOwned.addListener(bound)
+        return HarnessSocket(adopting: socket, listenerAddress: bound)
+    }
+
+    private convenience init(adopting other: HarnessSocket, listenerAddress: SocketAddress) {
+        // Take over the descriptor: the old wrapper must not close it.
+        other.state.withLock { other.isClosed = true }
+        self.init(fd: other.fd, listenerAddress: listenerAddress)
+    }
+
+    /// Connects to `address` (blocking: on loopback a connect finishes or fails at once).
+    public static func connect(to address: SocketAddress) throws -> HarnessSocket {
+        let socket = try make(address.family)
+        try address.withSockAddr { pointer, length in
+            guard SocketKit.connect(socket.fd, pointer, length) == 0 else { throw SocketError(call: "connect") }
+        }
+        return socket
+    }
+
+    /// Accepts one connection, waiting at most `seconds`. nil on timeout.
+    public func accept(seconds: Double) throws(SocketError) -> HarnessSocket? {
+        guard Inspect.waitReadable(fd, seconds: seconds) else { return nil }
+        let connection = SocketKit.accept(fd, nil, nil)
+        guard connection >= 0 else { throw SocketError(call: "accept") }
+        HarnessOwned.adopt(connection)
+        return HarnessSocket(fd: connection)
+    }
+
+    public var localAddress: SocketAddress {
+        get throws(SocketError) { try Inspect.localAddress(fd) }
+    }
+
+    public func setOption(_ level: Int32, _ name: Int32, _ value: Int32, _ label: String) throws(SocketError) {
+        var value = value
+        guard setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            throw SocketError(call: "setsockopt(\(label))")
+        }
+    }
+
+    /// Writes all of `bytes` (looping over short writes), without SIGPIPE.
+    public func sendAll(_ bytes: [UInt8]) throws(SocketError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { raw in
+                send(fd, raw.baseAddress! + offset, raw.count - offset, sendNoSignal)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SocketError(call: "send")
+            }
+            offset += written
+        }
+    }
+
+    /// What is there, up to `limit` bytes, waiting at most `seconds`: nil on timeout, [] at end-of-file.
+    public func receive(limit: Int = 65536, seconds: Double) throws(SocketError) -> [UInt8]? {
+        try Inspect.receive(fd, limit: limit, seconds: seconds)
+    }
+
+    /// Reads until end-of-file or until `seconds` pass. `closed` tells which happened.
+    public func receiveUntilClosed(seconds: Double) throws(SocketError) -> (bytes: [UInt8], closed: Bool) {
+        let deadline = Clock.now + seconds
+        var bytes: [UInt8] = []
+        while true {
+            guard let chunk = try receive(seconds: max(0, deadline - Clock.now)) else { return (bytes, false) }
+            if chunk.isEmpty { return (bytes, true) }
+            bytes += chunk
+        }
+    }
+
+    public func shutdown(_ how: Int32) throws(SocketError) {
+        guard LibC.shutdown(fd, how) == 0 else { throw SocketError(call: "shutdown") }
+    }
+
+    /// Makes the next `close` abort the connection: the peer sees ECONNRESET, not end-of-file.
+    public func resetOnClose() throws(SocketError) {
+        var linger = SocketKit.linger(l_onoff: 1, l_linger: 0)
+        guard setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<SocketKit.linger>.size)) == 0 else {
+            throw SocketError(call: "setsockopt(SO_LINGER)")
+        }
+    }
+
+    /// Closes once; later calls do nothing.
+    public func close() {
+        let first = state.withLock { () -> Bool in
+            defer { isClosed = true }
+            return !isClosed
+        }
+        if first { HarnessOwned.close(fd, listener: listenerAddress) }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+/// Who did something on a connection.
+public enum Party: String, Sendable {
+    case harness = "harness"
+    case learner = "your code"
+}
+
+/// One thing that happened on one connection, in order.
+public enum WireEvent: Sendable {
+    /// `from` wrote these bytes (as one `send` call).
+    case bytes(from: Party, [UInt8])
+    /// `by` closed its end: the other side reads end-of-file.
+    case closed(by: Party)
+    /// `by` shut down its writing half (`shutdown(SHUT_WR)`): end-of-file, yet it can still read.
+    case halfClosed(by: Party)
+    /// `by` aborted the connection (SO_LINGER 0): the other side gets ECONNRESET.
+    case reset(by: Party)
+    /// Anything else worth saying: "harness waited 200 ms", "read end-of-file".
+    case note(String)
+}
+
+/// What crossed the wire during one check, per connection, both directions.
+///
+/// Peers running on other threads record into it; the failure message prints it.
+public final class Transcript: @unchecked Sendable {
+    private let lock = NSLock()
+    private var connections: [(title: String, events: [WireEvent])] = []
+
+    public init() {}
+
+    /// Starts a new connection's log ("client 1: 127.0.0.1:50122 -> 127.0.0.1:40211")
+    /// and returns its number for `record`.
+    public func open(_ title: String) -> Int {
+        lock.withLock {
+            connections.append((title, []))
+            return connections.count - 1
+        }
+    }
+
+    public func record(_ connection: Int, _ event: WireEvent) {
+        lock.withLock { connections[connection].events.append(event) }
+    }
+
+    public var isEmpty: Bool { lock.withLock { connections.isEmpty } }
+
+    /// The transcript as the failure message shows it, indented by `indent`.
+    public func rendered(indent: String = "  ") -> String {
+        let connections = lock.withLock { self.connections }
+        guard !connections.isEmpty else { return indent + "(no connection was made)" }
+        var lines: [String] = []
+        for (number, connection) in connections.enumerated() {
+            lines.append("\(indent)connection \(number + 1): \(connection.title)")
+            if connection.events.isEmpty { lines.append("\(indent)  (nothing was sent)") }
+            for event in connection.events {
+                lines.append(indent + "  " + Self.line(for: event))
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func line(for event: WireEvent) -> String {
+        switch event {
+        case .bytes(let from, let bytes):
+            let to: Party = from == .harness ? .learner : .harness
+            return "\(from.rawValue) -> \(to.rawValue): \(bytes.count) bytes \(escaped(bytes))"
+        case .closed(let party): return "\(party.rawValue) closed the connection"
+        case .halfClosed(let party): return "\(party.rawValue) shut down its sending side (SHUT_WR)"
+        case .reset(let party): return "\(party.rawValue) reset the connection (RST)"
+        case .note(let text): return "(\(text))"
+        }
+    }
+}
