@@ -77,7 +77,9 @@ public final class HarnessSocket: @unchecked Sendable {
     }
 
     /// A TCP listener on `host`, port 0 unless told otherwise: the kernel picks a free port.
-    public static func listener(host: String = "127.0.0.1", port: UInt16 = 0, reuseAddress: Bool = false) throws -> HarnessSocket {
+    /// With `ownsAccepted: false` the connections accepted on it count as the learner's (for a
+    /// listener the learner's `accept` is called on).
+    public static func listener(host: String = "127.0.0.1", port: UInt16 = 0, reuseAddress: Bool = false, ownsAccepted: Bool = true) throws -> HarnessSocket {
         let address: SocketAddress = host.contains(":") ? .ipv6(host: host, port: port) : .ipv4(host: host, port: port)
         let socket = try make(address.family)
         if reuseAddress { try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR") }
@@ -86,11 +88,11 @@ public final class HarnessSocket: @unchecked Sendable {
         }
         guard listen(socket.fd, 64) == 0 else { throw SocketError(call: "listen") }
         let bound = try Inspect.localAddress(socket.fd)
-        HarnessOwned.addListener(bound)
-        return HarnessSocket(adopting: socket, listenerAddress: bound)
+        if ownsAccepted { HarnessOwned.addListener(bound) }
+        return HarnessSocket(adopting: socket, listenerAddress: ownsAccepted ? bound : nil)
     }
 
-    private convenience init(adopting other: HarnessSocket, listenerAddress: SocketAddress) {
+    private convenience init(adopting other: HarnessSocket, listenerAddress: SocketAddress?) {
         // Take over the descriptor: the old wrapper must not close it.
         other.state.withLock { other.isClosed = true }
         self.init(fd: other.fd, listenerAddress: listenerAddress)
