@@ -11,14 +11,15 @@ public struct CheckFailure: Error, CustomStringConvertible, Sendable {
     public let check: String
     public let expected: String
     public let actual: String
-    public let transcript: Transcript?
+    /// The transcript as it stood when the mistake was found (later clean-up is not shown).
+    public let wire: String?
     public let hint: Hint?
 
     public init(check: String, expected: String, actual: String, transcript: Transcript? = nil, hint: Hint?) {
         self.check = check
         self.expected = expected
         self.actual = actual
-        self.transcript = transcript
+        self.wire = transcript?.rendered(indent: "  ")
         self.hint = hint
     }
 
@@ -28,9 +29,9 @@ public struct CheckFailure: Error, CustomStringConvertible, Sendable {
             "expected: \(expected)",
             "actual:   \(actual)",
         ]
-        if let transcript {
+        if let wire {
             lines.append("wire:")
-            lines.append(transcript.rendered(indent: "  "))
+            lines.append(wire)
         }
         if let hint { lines.append("hint [\(hint.id)]: \(hint.text)") }
         return lines.joined(separator: "\n")

@@ -29,6 +29,8 @@ public struct Probe: Sendable {
     ///   - unblock: what frees the call if it blocks past the deadline.
     ///   - blockedHint: the hint when it does.
     ///   - errorHint: the hint when it throws, given the error.
+    ///   - leakHint: a more specific hint than `Hint.leak` for a leak, given the result and
+    ///     the leaked descriptors (nil: the general one).
     /// - Throws: `NotStarted` unchanged (the grader reports "not started"), otherwise a
     ///   `CheckFailure` when it throws, blocks or leaks.
     public func call<Result: Sendable>(
@@ -38,9 +40,13 @@ public struct Probe: Sendable {
         unblock: @escaping @Sendable () -> Void = {},
         blockedHint: Hint? = nil,
         errorHint: (any Error) -> Hint? = { _ in nil },
+        leakHint: (Result, [Int32]) -> Hint? = { _, _ in nil },
         _ body: @escaping @Sendable () throws -> Result
     ) throws -> Result {
-        switch try attempt(function, returns: descriptors, seconds: seconds, unblock: unblock, blockedHint: blockedHint, body) {
+        let outcome = try attempt(
+            function, returns: descriptors, seconds: seconds, unblock: unblock, blockedHint: blockedHint,
+            leakHint: leakHint, body)
+        switch outcome {
         case .success(let value):
             return value
         case .failure(let error):
@@ -56,6 +62,7 @@ public struct Probe: Sendable {
         seconds: Double = Deadline.standard,
         unblock: @escaping @Sendable () -> Void = {},
         blockedHint: Hint? = nil,
+        leakHint: (Result, [Int32]) -> Hint? = { _, _ in nil },
         _ body: @escaping @Sendable () throws -> Result
     ) throws -> Swift.Result<Result, any Error> {
         let before = DescriptorCensus.take()
@@ -77,14 +84,18 @@ public struct Probe: Sendable {
         guard leaked.isEmpty else {
             let what = leaked.sorted().map(Inspect.describe).joined(separator: "; ")
             let result: String
+            var hint = Hint.leak
             switch outcome {
-            case .success: result = "returned"
-            case .failure(let error): result = "threw \(error)"
+            case .success(let value):
+                result = "returned"
+                hint = leakHint(value, leaked.sorted()) ?? hint
+            case .failure(let error):
+                result = "threw \(error)"
             }
             throw fail(
                 expected: "\(function) to leave no socket open except those it returns",
                 actual: "it \(result) and left \(leaked.count) socket(s) open: \(what)",
-                hint: .leak)
+                hint: hint)
         }
         return outcome
     }

@@ -117,11 +117,18 @@ func expectSocketError<Value>(_ outcome: Result<Value, any Error>, call: String?
         if let fd = value as? Int32 { closeIfOpen(fd) }
         throw probe.fail(expected: expected, actual: "it returned \(shown)", hint: .uncheckedResult(call ?? "the system call"))
     case .failure(let error as SocketError):
-        if error.code != code {
+        let rightCall = call.map { error.call.hasPrefix($0) } ?? true
+        switch (rightCall, error.code == code) {
+        case (true, true):
+            return
+        case (true, false):
+            // The right call failed, but the code is another call's: errno was read too late.
             throw probe.fail(expected: expected, actual: "it threw \(error)", hint: .errnoLate)
-        }
-        if let call, !error.call.hasPrefix(call) {
-            throw probe.fail(expected: expected, actual: "it threw \(error)", hint: Hint("error-call", "Name the call that failed: SocketError(call: \"\(call)\"). The name is how the reader of the error finds the man page."))
+        case (false, true):
+            throw probe.fail(expected: expected, actual: "it threw \(error)", hint: Hint("error-call", "Name the call that failed: SocketError(call: \"\(call ?? "")\"). The name is how the reader of the error finds the man page."))
+        case (false, false):
+            // A later step failed instead: the expected call's -1 went unnoticed.
+            throw probe.fail(expected: expected, actual: "it threw \(error)", hint: .uncheckedResult(call ?? "the system call"))
         }
     case .failure(let error):
         throw probe.fail(expected: expected, actual: "it threw \(type(of: error)): \(error)", hint: Hint("error-type", "Throw SocketError(call: ...) right after the failed call: it reads errno and names the error."))

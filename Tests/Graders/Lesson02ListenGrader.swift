@@ -79,6 +79,14 @@ final class Lesson02ListenGrader: GraderCase {
             let outcome = try probe.attempt("makeListener(host:port:backlog:)", returns: { [$0] }) {
                 try makeListener(host: "127.0.0.1", port: port)
             }
+            // A listener that landed on the swapped port never met the occupant at all.
+            if case .success(let fd) = outcome, (try? Inspect.localAddress(fd))?.port == port.byteSwapped, port.byteSwapped != port {
+                closeIfOpen(fd)
+                throw probe.fail(
+                    expected: "makeListener to throw SocketError with EADDRINUSE for port \(port)",
+                    actual: "it listened on port \(port.byteSwapped) instead: the two bytes of \(port) swapped",
+                    hint: .byteOrder)
+            }
             try expectSocketError(outcome, call: "bind", code: EADDRINUSE, probe: probe, function: "makeListener(host:port:backlog:)")
         }
     }
@@ -140,7 +148,8 @@ final class Lesson02ListenGrader: GraderCase {
             for call in 1...2 {
                 let (connection, peer) = try probe.call(
                     "acceptConnection(on:) (call \(call) of 2)", returns: { [$0.connection] },
-                    unblock: { try? listener.shutdown(ShutdownHow.both) }, blockedHint: .acceptOnce
+                    unblock: { try? listener.shutdown(ShutdownHow.both) }, blockedHint: .acceptOnce,
+                    leakHint: { result, _ in result.connection == listener.fd ? .returnTheConnection : nil }
                 ) {
                     try acceptConnection(on: listener.fd)
                 }
