@@ -1,37 +1,5 @@
-/// How bytes are shown to the learner: escaped text, lengths, first difference.
-
-/// `"hello\n"` for printable ASCII, with `\n \r \t \0 \" \\` and `\xNN` for everything else.
-/// Long runs are cut in the middle: a transcript of a 4 MB payload stays readable.
-public func escaped(_ bytes: some Collection<UInt8>, limit: Int = 96) -> String {
-    func escape(_ slice: some Sequence<UInt8>) -> String {
-        var text = ""
-        for byte in slice {
-            switch byte {
-            case UInt8(ascii: "\n"): text += "\\n"
-            case UInt8(ascii: "\r"): text += "\\r"
-            case UInt8(ascii: "\t"): text += "\\t"
-            case 0: text += "\\0"
-            case UInt8(ascii: "\""): text += "\\\""
-            case UInt8(ascii: "\\"): text += "\\\\"
-            case 0x20...0x7E: text.unicodeScalars.append(Unicode.Scalar(byte))
-            default: text += "\\x" + hex(byte)
-            }
-        }
-        return text
-    }
-    let array = Array(bytes)
-    guard array.count > limit else { return "\"" + escape(array) + "\"" }
-    let head = limit * 3 / 4
-    let tail = limit - head
-    return "\"" + escape(array.prefix(head)) + "\" ... (\(array.count - limit) more bytes) ... \""
-        + escape(array.suffix(tail)) + "\""
-}
-
-/// Two hex digits.
-public func hex(_ byte: UInt8) -> String {
-    let digits = Array("0123456789abcdef")
-    return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-}
+/// How a grader compares bytes: lengths and the first difference. (Escaping is SocketKit's `escaped`.)
+import SocketKit
 
 /// One byte for a message: `0x6c 'l'`, or just `0x00`.
 func describe(byte: UInt8) -> String {

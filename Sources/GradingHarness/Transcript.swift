@@ -1,4 +1,5 @@
 import Foundation
+import SocketKit
 
 /// Who did something on a connection.
 public enum Party: String, Sendable {

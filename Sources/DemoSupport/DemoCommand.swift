@@ -1,0 +1,89 @@
+import Foundation
+import SocketKit
+
+/// What every demo program shares: its flags, and how it fails.
+///
+/// Bad input (an unknown flag, a port out of range, an address in use, a peer that is
+/// not there) ends the program with one line on stderr and exit status 2, never a trace:
+///
+///     lesson02-server: --port must be a number from 0 to 65535, not "70000"
+public struct DemoCommand: Sendable {
+    public let name: String
+    /// The text `--help` prints.
+    public let help: String
+    /// The flags the demo takes, with their defaults ("" for none).
+    public let defaults: [String: String]
+
+    public init(name: String, help: String, defaults: [String: String]) {
+        self.name = name
+        self.help = help
+        self.defaults = defaults
+    }
+
+    /// Reads `--flag value` and `--flag=value` pairs; `--help` prints help and exits 0.
+    public func parse(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> [String: String] {
+        var values = defaults
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            if argument == "--help" || argument == "-h" {
+                print(help)
+                exit(0)
+            }
+            guard argument.hasPrefix("--") else { fail("unexpected argument \"\(argument)\" (see --help)") }
+            var flag = String(argument.dropFirst(2))
+            var value: String?
+            if let equals = flag.firstIndex(of: "=") {
+                value = String(flag[flag.index(after: equals)...])
+                flag = String(flag[..<equals])
+            }
+            guard defaults[flag] != nil else { fail("unknown flag --\(flag) (see --help)") }
+            guard let given = value ?? rest.popFirst() else { fail("--\(flag) needs a value (see --help)") }
+            values[flag] = given
+        }
+        return values
+    }
+
+    /// A port number from a flag's text, or exit 2.
+    public func port(_ text: String, flag: String = "port") -> UInt16 {
+        guard let port = UInt16(text) else { fail("--\(flag) must be a number from 0 to 65535, not \"\(text)\"") }
+        return port
+    }
+
+    /// A positive count from a flag's text, or exit 2.
+    public func count(_ text: String, flag: String) -> Int {
+        guard let count = Int(text), count > 0 else { fail("--\(flag) must be a whole number above 0, not \"\(text)\"") }
+        return count
+    }
+
+    /// One line on stderr and exit status 2.
+    public func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("\(name): \(message)\n".utf8))
+        exit(2)
+    }
+
+    /// Runs the demo's body and turns whatever it throws into one line and exit status 2.
+    /// `context` says what was being done ("cannot listen on 127.0.0.1:8002").
+    public func run(_ body: () throws -> Void) -> Never {
+        do {
+            try body()
+            exit(0)
+        } catch let notStarted as NotStarted {
+            fail("\(notStarted). To watch the reference answer instead: WORKBOOK_SOLUTIONS=1 swift run \(name)")
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    /// Prints a line now, even when stdout is a pipe (so a script can wait for it).
+    public func say(_ line: String) {
+        print(line)
+        fflush(nil)
+    }
+}
+
+/// An error with a message for the person at the terminal, when the failing call's own
+/// text needs context: "cannot listen on 127.0.0.1:8002: bind failed: EADDRINUSE (...)".
+public struct DemoError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
