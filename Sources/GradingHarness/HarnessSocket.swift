@@ -47,6 +47,13 @@ enum HarnessOwned {
     }
 }
 
+extension Inspect {
+    /// True when the harness owns `fd` (a grader must never close it on the learner's behalf).
+    public static func isHarnessOwned(_ fd: Int32) -> Bool {
+        HarnessOwned.lock.withLock { HarnessOwned.owns(fd) }
+    }
+}
+
 /// A socket owned by the harness: the graders' end of every connection.
 ///
 /// Thin and checked like SocketKit, with timeouts on everything that could block, so a

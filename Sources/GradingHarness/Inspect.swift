@@ -10,6 +10,14 @@ public enum Inspect {
         fcntl(fd, F_GETFD) != -1
     }
 
+    /// Which open file `fd` names (device and inode), or nil when it is not open. Unlike
+    /// the number, this tells one socket from the next one that reuses the number.
+    public static func identity(_ fd: Int32) -> [UInt64]? {
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return nil }
+        return [UInt64(status.st_dev), UInt64(status.st_ino)]
+    }
+
     /// True when `fd` is an open socket.
     public static func isSocket(_ fd: Int32) -> Bool {
         var status = stat()

@@ -98,7 +98,8 @@ final class Lesson02ListenGrader: GraderCase {
             let first = try probe.call("makeListener(host:port:backlog:)", returns: { [$0] }) {
                 try makeListener(host: "127.0.0.1", port: 0)
             }
-            defer { closeIfOpen(first) }
+            var firstIsOpen = true
+            defer { if firstIsOpen { closeIfOpen(first) } }
             let address = try expectTCPListener(first, probe: probe)
 
             // Serve one connection and close it from the server side first: that side is the
@@ -115,6 +116,7 @@ final class Lesson02ListenGrader: GraderCase {
             _ = LibC.close(served)
             client.wait()
             _ = LibC.close(first)
+            firstIsOpen = false
             probe.transcript.record(probe.transcript.open("the server side of connection 1 is now in TIME_WAIT on \(address)"), .note("the listener was closed; a new one is asked for on the same port"))
 
             let outcome = try probe.attempt("makeListener(host:port:backlog:) on the same port again", returns: { [$0] }) {
