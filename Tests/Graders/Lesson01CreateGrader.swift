@@ -112,33 +112,6 @@ final class Lesson01CreateGrader: GraderCase {
     }
 }
 
-/// Checks that a learner's call failed with SocketError for `call` (when given) and `code`.
-func expectSocketError<Value>(_ outcome: Result<Value, any Error>, call: String?, code: Int32, probe: Probe, function: String) throws {
-    let expected = "\(function) to throw SocketError with \(errnoName(code))" + (call.map { " from \($0)()" } ?? "")
-    switch outcome {
-    case .success(let value):
-        let shown = (value as? Int32).map { Inspect.describe($0) } ?? "\(value)"
-        if let fd = value as? Int32 { closeIfOpen(fd) }
-        throw probe.fail(expected: expected, actual: "it returned \(shown)", hint: .uncheckedResult(call ?? "the system call"))
-    case .failure(let error as SocketError):
-        let rightCall = call.map { error.call.hasPrefix($0) } ?? true
-        switch (rightCall, error.code == code) {
-        case (true, true):
-            return
-        case (true, false):
-            // The right call failed, but the code is another call's: errno was read too late.
-            throw probe.fail(expected: expected, actual: "it threw \(error)", hint: .errnoLate)
-        case (false, true):
-            throw probe.fail(expected: expected, actual: "it threw \(error)", hint: Hint("error-call", "Name the call that failed: SocketError(call: \"\(call ?? "")\"). The name is how the reader of the error finds the man page."))
-        case (false, false):
-            // A later step failed instead: the expected call's -1 went unnoticed.
-            throw probe.fail(expected: expected, actual: "it threw \(error)", hint: .uncheckedResult(call ?? "the system call"))
-        }
-    case .failure(let error):
-        throw probe.fail(expected: expected, actual: "it threw \(type(of: error)): \(error)", hint: Hint("error-type", "Throw SocketError(call: ...) right after the failed call: it reads errno and names the error."))
-    }
-}
-
 extension Hint {
     static let wrongKind = Hint("wrong-kind", "Pass the family and type you were given to socket(): socket(family.rawValue, type.rawValue, 0). The family picks the kind of address (AF_INET, AF_INET6, AF_UNIX); the type picks stream (TCP) or datagram (UDP).")
     static let returnTheDescriptor = Hint("return-descriptor", "Return exactly the number socket() gave you: it is the descriptor, and the only name the socket has.")

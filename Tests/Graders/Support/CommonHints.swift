@@ -13,10 +13,3 @@ extension Hint {
         "errno-late",
         "errno describes the most recent failed call. Read it (create the SocketError) immediately after the call that returned -1, before any other call, close() included, can change it.")
 }
-
-/// Closes a socket the learner's code handed to the grader. Only a socket the harness does
-/// not own: a wrong answer may hand back stdin (0) or the harness's own listener.
-/// Call it once per descriptor: numbers are reused as soon as they are closed.
-func closeIfOpen(_ fd: Int32) {
-    if fd >= 0 && Inspect.isSocket(fd) && !Inspect.isHarnessOwned(fd) { _ = LibC.close(fd) }
-}
