@@ -24,8 +24,8 @@ final class Lesson01CreateGrader: GraderCase {
                 let actual = (family: try Inspect.family(fd), type: try Inspect.type(fd))
                 guard actual == (family, type) else {
                     throw probe.fail(
-                        expected: "a \(family) \(type) socket",
-                        actual: "a \(actual.family) \(actual.type) socket (read back with getsockopt SO_DOMAIN / SO_TYPE)",
+                        expected: "an \(family) \(type) socket",
+                        actual: "an \(actual.family) \(actual.type) socket (read back with getsockopt SO_DOMAIN / SO_TYPE)",
                         hint: .wrongKind)
                 }
             }
@@ -44,7 +44,10 @@ final class Lesson01CreateGrader: GraderCase {
                 let outcome = try probe.attempt("openSocket(family:type:)", returns: { [$0] }) {
                     try openSocket(family: family, type: type)
                 }
-                try expectSocketError(outcome, call: "socket", code: code, probe: probe, function: "openSocket(family:type:)")
+                // A working socket for an impossible request means the arguments never reached socket().
+                try expectSocketError(
+                    outcome, call: "socket", code: code, probe: probe, function: "openSocket(family:type:)",
+                    returnedHint: { Inspect.isSocket($0) ? .wrongKind : nil })
             }
         }
     }

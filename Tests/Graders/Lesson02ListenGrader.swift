@@ -61,7 +61,7 @@ final class Lesson02ListenGrader: GraderCase {
             }
             try expectSocketError(
                 outcome, call: "inet_pton", code: EINVAL, probe: probe, function: "makeListener(host:port:backlog:)",
-                returnedHint: .unparsedHost)
+                returnedHint: { _ in .unparsedHost })
         }
     }
 

@@ -2,16 +2,19 @@ import GradingHarness
 import SocketKit
 
 /// Checks that a learner's call failed with SocketError for `call` (when given) and `code`.
-/// `returnedHint` replaces the usual unchecked-result hint when it returned instead.
+/// When it returned instead, `returnedHint` may name a more specific mistake than an
+/// unchecked result, given what came back.
 func expectSocketError<Value>(
-    _ outcome: Result<Value, any Error>, call: String?, code: Int32, probe: Probe, function: String, returnedHint: Hint? = nil
+    _ outcome: Result<Value, any Error>, call: String?, code: Int32, probe: Probe, function: String,
+    returnedHint: (Value) -> Hint? = { _ in nil }
 ) throws {
     let expected = "\(function) to throw SocketError with \(errnoName(code))" + (call.map { " from \($0)()" } ?? "")
     switch outcome {
     case .success(let value):
         let shown = (value as? Int32).map { Inspect.describe($0) } ?? "\(value)"
+        let hint = returnedHint(value) ?? .uncheckedResult(call ?? "the system call")
         if let fd = value as? Int32 { closeIfOpen(fd) }
-        throw probe.fail(expected: expected, actual: "it returned \(shown)", hint: returnedHint ?? .uncheckedResult(call ?? "the system call"))
+        throw probe.fail(expected: expected, actual: "it returned \(shown)", hint: hint)
     case .failure(let error as SocketError):
         let rightCall = call.map { error.call.hasPrefix($0) } ?? true
         switch (rightCall, error.code == code) {
