@@ -15,7 +15,7 @@ public enum Inspect {
     public static func identity(_ fd: Int32) -> [UInt64]? {
         var status = stat()
         guard fstat(fd, &status) == 0 else { return nil }
-        return [UInt64(status.st_dev), UInt64(status.st_ino)]
+        return [UInt64(truncatingIfNeeded: status.st_dev), UInt64(truncatingIfNeeded: status.st_ino)]
     }
 
     /// True when `fd` is an open socket.
