@@ -13,12 +13,13 @@ let answers: String = {
 }()
 
 /// One module per lesson, so that a learner's edit recompiles one small module.
-let lessons = ["Lesson01", "Lesson02"]
+let lessons = ["Lesson01", "Lesson02", "Lesson03"]
 
 /// The demo programs: `swift run <name>`. Each one runs on the learner's own answers.
 let demos: [(name: String, lesson: String)] = [
     ("lesson01-create", "Lesson01"),
     ("lesson02-server", "Lesson02"),
+    ("lesson03-client", "Lesson03"),
 ]
 
 let package = Package(
@@ -30,6 +31,8 @@ let package = Package(
         .target(name: "GradingHarness", dependencies: ["SocketKit"]),
         // Flag parsing and error reporting shared by the demo programs.
         .target(name: "DemoSupport", dependencies: ["SocketKit"]),
+        // Runs a piece of learner code in a child process, for checks that may kill it (SIGPIPE).
+        .executableTarget(name: "grader-child", dependencies: ["SocketKit", "Lesson03"], path: "Sources/GraderChild"),
         .testTarget(
             name: "Graders",
             dependencies: ["SocketKit", "GradingHarness"] + lessons.map { .target(name: $0) }),

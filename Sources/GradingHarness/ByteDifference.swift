@@ -20,3 +20,14 @@ public func difference(expected: [UInt8], actual: [UInt8]) -> String? {
         ? lengths + "; what came is the first \(actual.count) bytes of what was expected, the rest is missing"
         : lengths + "; the first \(expected.count) bytes are right, then \(actual.count - expected.count) extra bytes came"
 }
+
+/// A short fingerprint of a payload (64-bit FNV-1a, in hex): equal bytes, equal digest.
+/// Not for security; for telling "the same 4 MB" from "4 MB that differ somewhere".
+public func digest(_ bytes: [UInt8]) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in bytes {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x0000_0100_0000_01b3
+    }
+    return String(hash, radix: 16)
+}

@@ -14,6 +14,13 @@ public enum PeerStep: Sendable {
     case receive(count: Int, seconds: Double)
     /// Reads until end-of-file or `seconds` pass.
     case receiveUntilClosed(seconds: Double)
+    /// Reads slowly until end-of-file or `seconds` pass: at most `chunk` bytes per `recv`,
+    /// resting `gap` seconds between reads. With a small receive buffer this keeps the
+    /// sender's buffers full, so its `send` calls take only part of what they are given.
+    /// The transcript gets one line for it all, not every byte.
+    case drain(chunk: Int, gap: Double, seconds: Double)
+    /// Sets SO_RCVBUF (the kernel may round it up): a small one makes the sender wait sooner.
+    case receiveBuffer(Int32)
     /// `shutdown(SHUT_WR)`: end-of-file for the other side; this side can still read.
     case halfClose
     /// `close`: end-of-file for the other side.
@@ -32,6 +39,7 @@ public final class Peer: @unchecked Sendable {
     private let transcript: Transcript
     private let lock = NSLock()
     private var connection: HarnessSocket?
+    private var listener: HarnessSocket?
     private var log: Int?
     private var receivedBytes: [UInt8] = []
     private var sawEndOfFile = false
@@ -54,12 +62,16 @@ public final class Peer: @unchecked Sendable {
         return peer
     }
 
-    /// Listens on 127.0.0.1 port 0 and returns at once; `address` says where. The first
-    /// connection that arrives within `acceptSeconds` gets the script.
-    public static func server(_ name: String, transcript: Transcript, acceptSeconds: Double = Deadline.standard, script: [PeerStep]) throws -> (peer: Peer, address: SocketAddress) {
+    /// Listens on `host` (127.0.0.1 or ::1), port 0, and returns at once; `address` says
+    /// where. The first connection that arrives within `acceptSeconds` gets the script.
+    public static func server(
+        _ name: String, host: String = "127.0.0.1", transcript: Transcript, acceptSeconds: Double = Deadline.standard,
+        script: [PeerStep]
+    ) throws -> (peer: Peer, address: SocketAddress) {
         let peer = Peer(name: name, transcript: transcript)
-        let listener = try HarnessSocket.listener()
+        let listener = try HarnessSocket.listener(host: host)
         let address = try listener.localAddress
+        peer.lock.withLock { peer.listener = listener }
         let thread = Thread {
             defer { listener.close() }
             do {
@@ -131,6 +143,24 @@ public final class Peer: @unchecked Sendable {
                 if chunk.isEmpty { noteEndOfFile(log); break }
                 record(chunk, log)
             }
+        case .drain(let chunk, let gap, let seconds):
+            let deadline = Clock.now + seconds
+            var reads = 0
+            var bytes: [UInt8] = []
+            var endOfFile = false
+            defer {
+                transcript.record(log, .bulk(from: .learner, bytes: bytes, reads: reads))
+                lock.withLock { receivedBytes += bytes }
+                if endOfFile { noteEndOfFile(log) }
+            }
+            while let piece = try socket.receive(limit: chunk, seconds: max(0, deadline - Clock.now)) {
+                if piece.isEmpty { endOfFile = true; break }
+                bytes += piece
+                reads += 1
+                Thread.sleep(forTimeInterval: gap)
+            }
+        case .receiveBuffer(let size):
+            try socket.setOption(SOL_SOCKET, SO_RCVBUF, size, "SO_RCVBUF")
         case .halfClose:
             transcript.record(log, .halfClosed(by: .harness))
             try socket.shutdown(ShutdownHow.write)
@@ -157,7 +187,9 @@ public final class Peer: @unchecked Sendable {
     /// Waits for the script to finish; false if it had not after `seconds`.
     @discardableResult
     public func wait(seconds: Double = Deadline.standard) -> Bool {
-        finished.wait(timeout: .now() + seconds) == .success
+        guard finished.wait(timeout: .now() + seconds) == .success else { return false }
+        finished.signal()  // finished stays finished: the next wait returns at once too
+        return true
     }
 
     /// What the learner's code sent this peer so far.
@@ -171,7 +203,8 @@ public final class Peer: @unchecked Sendable {
 
     /// Ends the conversation: wakes a script blocked in a read and closes the socket.
     public func stop() {
-        let socket = lock.withLock { connection }
+        let (socket, listener) = lock.withLock { (connection, self.listener) }
+        try? listener?.shutdown(ShutdownHow.both)  // wakes a server still waiting to accept
         try? socket?.shutdown(ShutdownHow.both)
         wait(seconds: 1)
         socket?.close()

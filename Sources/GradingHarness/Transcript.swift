@@ -11,6 +11,8 @@ public enum Party: String, Sendable {
 public enum WireEvent: Sendable {
     /// `from` wrote these bytes (as one `send` call).
     case bytes(from: Party, [UInt8])
+    /// `from` wrote a large amount: shown as its length, digest and first bytes.
+    case bulk(from: Party, bytes: [UInt8], reads: Int)
     /// `by` closed its end: the other side reads end-of-file.
     case closed(by: Party)
     /// `by` shut down its writing half (`shutdown(SHUT_WR)`): end-of-file, yet it can still read.
@@ -65,6 +67,10 @@ public final class Transcript: @unchecked Sendable {
         case .bytes(let from, let bytes):
             let to: Party = from == .harness ? .learner : .harness
             return "\(from.rawValue) -> \(to.rawValue): \(bytes.count) bytes \(escaped(bytes))"
+        case .bulk(let from, let bytes, let reads):
+            let to: Party = from == .harness ? .learner : .harness
+            return "\(from.rawValue) -> \(to.rawValue): \(bytes.count) bytes in all (read in \(reads) pieces), digest \(digest(bytes)), starting \(escaped(bytes.prefix(24)))"
+        case .closed(.learner): return "your side closed (the harness read end-of-file)"
         case .closed(let party): return "\(party.rawValue) closed the connection"
         case .halfClosed(let party): return "\(party.rawValue) shut down its sending side (SHUT_WR)"
         case .reset(let party): return "\(party.rawValue) reset the connection (RST)"

@@ -1,0 +1,58 @@
+import Foundation
+import SocketKit
+
+/// Runs the graders' helper program, `grader-child`, for checks whose failure would kill
+/// the test process itself: a learner's send that dies of SIGPIPE takes only the child down.
+public enum ChildProcess {
+    public enum Ending: Equatable, Sendable, CustomStringConvertible {
+        case exited(Int32)
+        case killedBy(signal: Int32)
+        case timedOut
+
+        public var description: String {
+            switch self {
+            case .exited(let status): return "exited with status \(status)"
+            case .killedBy(let signal):
+                // A shell reports death by signal N as exit status 128 + N: SIGPIPE is 141.
+                return "was killed by signal \(signal)\(signal == SIGPIPE ? " (SIGPIPE)" : "") - exit status \(128 + signal) in a shell"
+            case .timedOut: return "did not finish in time and was killed"
+            }
+        }
+    }
+
+    /// `grader-child`, built next to the test bundle by `swift build --build-tests`.
+    public static var graderChild: URL {
+        #if canImport(Darwin)
+        let bundle = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }?.bundleURL
+        let folder = bundle?.deletingLastPathComponent() ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        #else
+        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        #endif
+        return folder.appendingPathComponent("grader-child")
+    }
+
+    /// Runs `grader-child` with `arguments`, waiting at most `seconds`.
+    /// Returns how it ended and what it printed (stdout and stderr together).
+    public static func run(_ arguments: [String], seconds: Double = 10) throws -> (ending: Ending, output: String) {
+        let process = Process()
+        process.executableURL = graderChild
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let done = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in done.signal() }
+        try process.run()
+        var ending: Ending
+        if done.wait(timeout: .now() + seconds) == .timedOut {
+            process.terminate()
+            _ = done.wait(timeout: .now() + 2)
+            ending = .timedOut
+        } else {
+            ending = process.terminationReason == .uncaughtSignal
+                ? .killedBy(signal: process.terminationStatus) : .exited(process.terminationStatus)
+        }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (ending, output)
+    }
+}
