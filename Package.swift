@@ -13,13 +13,15 @@ let answers: String = {
 }()
 
 /// One module per lesson, so that a learner's edit recompiles one small module.
-let lessons = ["Lesson01", "Lesson02", "Lesson03"]
+let lessons = ["Lesson01", "Lesson02", "Lesson03", "Lesson04"]
 
-/// The demo programs: `swift run <name>`. Each one runs on the learner's own answers.
-let demos: [(name: String, lesson: String)] = [
-    ("lesson01-create", "Lesson01"),
-    ("lesson02-server", "Lesson02"),
-    ("lesson03-client", "Lesson03"),
+/// The demo programs: `swift run <name>`. Each one runs on the learner's own answers:
+/// its own lesson's, and for the later demos, the earlier lessons' too.
+let demos: [(name: String, lessons: [String])] = [
+    ("lesson01-create", ["Lesson01"]),
+    ("lesson02-server", ["Lesson02"]),
+    ("lesson03-client", ["Lesson03"]),
+    ("lesson04-echo", ["Lesson02", "Lesson03", "Lesson04"]),
 ]
 
 let package = Package(
@@ -42,7 +44,7 @@ let package = Package(
     + demos.map {
         .executableTarget(
             name: $0.name,
-            dependencies: ["SocketKit", "DemoSupport", .target(name: $0.lesson)],
+            dependencies: ["SocketKit", "DemoSupport"] + $0.lessons.map { .target(name: $0) },
             path: "Sources/Demos/\($0.name)")
     }
 )

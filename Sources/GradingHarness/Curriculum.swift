@@ -18,6 +18,7 @@ public enum Curriculum {
         LessonInfo(number: 1, title: "create", exercise: "Exercises/Lesson01/CreateSocket.swift", demo: "lesson01-create"),
         LessonInfo(number: 2, title: "bind / listen", exercise: "Exercises/Lesson02/Listener.swift", demo: "lesson02-server"),
         LessonInfo(number: 3, title: "connect / send", exercise: "Exercises/Lesson03/Client.swift", demo: "lesson03-client"),
+        LessonInfo(number: 4, title: "recv / close", exercise: "Exercises/Lesson04/Receive.swift", demo: "lesson04-echo"),
     ]
 
     /// The lesson a grader class belongs to, from its name ("Lesson02ListenGrader" is 2).
