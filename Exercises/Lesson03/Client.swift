@@ -39,7 +39,8 @@ public func connectEx(_ fd: Int32, to address: SocketAddress) throws -> Int32 {
 /// loops until everything is written. It never kills the process with SIGPIPE when the
 /// peer has gone: it throws `SocketError` naming "send" (EPIPE or ECONNRESET) instead.
 ///
-/// Steps: keep a count `sent`. While `sent < bytes.count`, call
+/// Steps: first `try suppressSIGPIPE(on: fd)` (macOS needs it; on Linux it does nothing).
+/// Keep a count `sent`. While `sent < bytes.count`, call
 /// `send(fd, pointer + sent, bytes.count - sent, sendNoSignal)` (inside
 /// `bytes.withUnsafeBytes`) and add what it returned. On -1: retry on EINTR; on EAGAIN,
 /// wait with `poll` for POLLOUT and retry; otherwise throw `SocketError(call: "send")`.

@@ -42,6 +42,9 @@ public func connectEx(_ fd: Int32, to address: SocketAddress) throws -> Int32 {
 /// loops until everything is written. It never kills the process with SIGPIPE when the
 /// peer has gone: it throws `SocketError` naming "send" (EPIPE or ECONNRESET) instead.
 public func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+    // macOS has no MSG_NOSIGNAL (sendNoSignal is 0 there): set SO_NOSIGPIPE on the socket
+    // instead. On Linux this does nothing, and sendNoSignal does the job.
+    try suppressSIGPIPE(on: fd)
     var sent = 0
     while sent < bytes.count {
         // Continue from where the last call stopped: baseAddress + sent.

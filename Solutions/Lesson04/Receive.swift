@@ -132,6 +132,7 @@ public func serveEcho(_ connection: Int32, idleTimeout: Double) throws {
 /// Writes every byte (the loop of lesson 3's sendAll: each lesson's module stands alone,
 /// so that it can be graded alone).
 private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+    try suppressSIGPIPE(on: fd)  // macOS; on Linux sendNoSignal does it
     var sent = 0
     while sent < bytes.count {
         let written = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, sendNoSignal) }

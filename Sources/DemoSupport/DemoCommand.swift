@@ -78,6 +78,12 @@ public struct DemoCommand: Sendable {
         }
     }
 
+    /// A line on stderr for a person typing at the terminal ("type lines, Ctrl-D to finish").
+    /// Said only when stdin is a terminal: piped input needs no prompt, and keeps stderr for errors.
+    public func prompt(_ line: String) {
+        if isatty(STDIN_FILENO) == 1 { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
+    }
+
     /// Prints a line now, even when stdout is a pipe (so a script can wait for it).
     public func say(_ line: String) {
         print(line)

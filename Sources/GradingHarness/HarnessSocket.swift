@@ -123,6 +123,39 @@ public final class HarnessSocket: @unchecked Sendable {
         return HarnessSocket(fd: connection)
     }
 
+    /// A UDP socket bound to `host`, port 0.
+    public static func udp(host: String = "127.0.0.1") throws -> HarnessSocket {
+        let address: SocketAddress = host.contains(":") ? .ipv6(host: host, port: 0) : .ipv4(host: host, port: 0)
+        let socket = try make(address.family, .datagram)
+        try address.withSockAddr { pointer, length in
+            guard bind(socket.fd, pointer, length) == 0 else { throw SocketError(call: "bind") }
+        }
+        return socket
+    }
+
+    /// Sends one datagram to `address`.
+    public func sendDatagram(_ bytes: [UInt8], to address: SocketAddress) throws {
+        let sent = try address.withSockAddr { pointer, length in
+            bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, sendNoSignal, pointer, length) }
+        }
+        guard sent >= 0 else { throw SocketError(call: "sendto") }
+    }
+
+    /// Receives one datagram, waiting at most `seconds`: nil on timeout.
+    public func receiveDatagram(limit: Int = 65_536, seconds: Double) throws -> (bytes: [UInt8], sender: SocketAddress)? {
+        guard Inspect.waitReadable(fd, seconds: seconds) else { return nil }
+        var buffer = [UInt8](repeating: 0, count: limit)
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let got = buffer.withUnsafeMutableBytes { raw in
+            withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, raw.baseAddress, raw.count, 0, $0, &length) }
+            }
+        }
+        guard got >= 0 else { throw SocketError(call: "recvfrom") }
+        return (Array(buffer.prefix(got)), try SocketAddress(storage: storage, length: length))
+    }
+
     public var localAddress: SocketAddress {
         get throws(SocketError) { try Inspect.localAddress(fd) }
     }

@@ -55,7 +55,7 @@ command.run {
         throw DemoError("cannot connect to \(address): \(error)" + (error.code == ECONNREFUSED ? " (is the server running?)" : ""))
     }
     try? suppressSIGPIPE(on: fd)  // macOS; on Linux your sendAll passes sendNoSignal
-    FileHandle.standardError.write(Data("connected to \(address); type lines, Ctrl-D to finish\n".utf8))
+    command.prompt("connected to \(address); type lines, Ctrl-D to finish")
 
     let serverClosed = DispatchSemaphore(value: 0)
     Thread { printReplies(from: fd, serverClosed: serverClosed) }.start()

@@ -70,7 +70,7 @@ func runClient() throws {
         throw DemoError("cannot connect to \(address): \(error)" + (error.code == ECONNREFUSED ? " (is the server running?)" : ""))
     }
     defer { _ = close(fd) }
-    FileHandle.standardError.write(Data("connected to \(address); type lines, Ctrl-D to finish\n".utf8))
+    command.prompt("connected to \(address); type lines, Ctrl-D to finish")
     var reader = LineReader(fd)
     while let line = readLine() {
         try sendText(fd, line + "\n")
