@@ -20,6 +20,7 @@ public enum Curriculum {
         LessonInfo(number: 3, title: "connect / send", exercise: "Exercises/Lesson03/Client.swift", demo: "lesson03-client"),
         LessonInfo(number: 4, title: "recv / close", exercise: "Exercises/Lesson04/Receive.swift", demo: "lesson04-echo"),
         LessonInfo(number: 5, title: "UDP", exercise: "Exercises/Lesson05/Datagrams.swift", demo: "lesson05-udp"),
+        LessonInfo(number: 6, title: "socket options", exercise: "Exercises/Lesson06/Options.swift", demo: "lesson06-options"),
     ]
 
     /// The lesson a grader class belongs to, from its name ("Lesson02ListenGrader" is 2).

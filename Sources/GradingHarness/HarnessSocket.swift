@@ -86,14 +86,18 @@ public final class HarnessSocket: @unchecked Sendable {
     /// A TCP listener on `host`, port 0 unless told otherwise: the kernel picks a free port.
     /// With `ownsAccepted: false` the connections accepted on it count as the learner's (for a
     /// listener the learner's `accept` is called on).
-    public static func listener(host: String = "127.0.0.1", port: UInt16 = 0, reuseAddress: Bool = false, ownsAccepted: Bool = true) throws -> HarnessSocket {
+    /// A `backlog` of 0 lets one connection wait; the next connect then hangs unanswered,
+    /// which is how a grader makes a connect time out without leaving loopback.
+    public static func listener(
+        host: String = "127.0.0.1", port: UInt16 = 0, backlog: Int32 = 64, reuseAddress: Bool = false, ownsAccepted: Bool = true
+    ) throws -> HarnessSocket {
         let address: SocketAddress = host.contains(":") ? .ipv6(host: host, port: port) : .ipv4(host: host, port: port)
         let socket = try make(address.family)
         if reuseAddress { try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR") }
         try address.withSockAddr { pointer, length in
             guard bind(socket.fd, pointer, length) == 0 else { throw SocketError(call: "bind") }
         }
-        guard listen(socket.fd, 64) == 0 else { throw SocketError(call: "listen") }
+        guard listen(socket.fd, backlog) == 0 else { throw SocketError(call: "listen") }
         let bound = try Inspect.localAddress(socket.fd)
         if ownsAccepted { HarnessOwned.addListener(bound) }
         return HarnessSocket(adopting: socket, listenerAddress: ownsAccepted ? bound : nil)

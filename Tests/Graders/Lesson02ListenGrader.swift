@@ -97,22 +97,8 @@ final class Lesson02ListenGrader: GraderCase {
             defer { if firstIsOpen { closeIfOpen(first) } }
             let address = try expectTCPListener(first, probe: probe)
 
-            // Serve one connection and close it from the server side first: that side is the
-            // one that waits in TIME_WAIT, holding the port.
-            let client = try Peer.client("client", connectingTo: address, transcript: probe.transcript, script: [
-                .send(Array("hello\n".utf8)), .receiveUntilClosed(seconds: Deadline.standard), .close,
-            ])
-            guard Inspect.waitReadable(first, seconds: Deadline.standard) else {
-                throw probe.fail(expected: "the client's connection to be waiting on the listener", actual: "nothing arrived within 2 s", hint: .notListening)
-            }
-            let served = accept(first, nil, nil)  // the harness's own accept, not the learner's
-            guard served >= 0 else { throw SocketError(call: "accept") }
-            _ = try Inspect.receive(served, seconds: Deadline.standard)
-            _ = LibC.close(served)
-            client.wait()
-            _ = LibC.close(first)
-            firstIsOpen = false
-            probe.transcript.record(probe.transcript.open("the server side of connection 1 is now in TIME_WAIT on \(address)"), .note("the listener was closed; a new one is asked for on the same port"))
+            firstIsOpen = false  // leaveInTimeWait closes it, whatever happens
+            try leaveInTimeWait(first, at: address, probe: probe)
 
             let outcome = try probe.attempt("makeListener(host:port:backlog:) on the same port again", returns: { [$0] }) {
                 try makeListener(host: "127.0.0.1", port: address.port ?? 0)
