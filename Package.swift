@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "GradingHarness", dependencies: ["SocketKit"]),
         // Flag parsing and error reporting shared by the demo programs.
         .target(name: "DemoSupport", dependencies: ["SocketKit"]),
+        // The `workbook` command: progress, check, hint, watch, reset, doctor, report, verify.
+        .executableTarget(name: "workbook", dependencies: ["SocketKit", "GradingHarness"], path: "Sources/Workbook"),
         // Runs a piece of learner code in a child process, for checks that may kill it (SIGPIPE).
         .executableTarget(name: "grader-child", dependencies: ["SocketKit", "Lesson03"], path: "Sources/GraderChild"),
         .testTarget(

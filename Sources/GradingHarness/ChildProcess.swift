@@ -34,25 +34,46 @@ public enum ChildProcess {
     /// Runs `grader-child` with `arguments`, waiting at most `seconds`.
     /// Returns how it ended and what it printed (stdout and stderr together).
     public static func run(_ arguments: [String], seconds: Double = 10) throws -> (ending: Ending, output: String) {
+        try run(graderChild, arguments, seconds: seconds)
+    }
+
+    /// Runs any program with `arguments`, waiting at most `seconds` (then it is killed).
+    /// `environment` adds to (or, with nil values, removes from) this process's own.
+    public static func run(
+        _ executable: URL, _ arguments: [String], environment: [String: String?] = [:], directory: URL? = nil, seconds: Double
+    ) throws -> (ending: Ending, output: String) {
         let process = Process()
-        process.executableURL = graderChild
+        process.executableURL = executable
         process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        if !environment.isEmpty {
+            var merged = ProcessInfo.processInfo.environment
+            for (key, value) in environment { merged[key] = value }
+            process.environment = merged
+        }
+        if let directory { process.currentDirectoryURL = directory }
+        // Output goes to a file, not a pipe: a chatty child can never block on a full pipe.
+        let capture = FileManager.default.temporaryDirectory.appendingPathComponent("workbook-child-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: capture.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: capture) }
+        let sink = try FileHandle(forWritingTo: capture)
+        defer { try? sink.close() }
+        process.standardOutput = sink
+        process.standardError = sink
+        process.standardInput = FileHandle.nullDevice
         let done = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in done.signal() }
         try process.run()
         var ending: Ending
         if done.wait(timeout: .now() + seconds) == .timedOut {
             process.terminate()
+            if done.wait(timeout: .now() + 2) == .timedOut { kill(process.processIdentifier, SIGKILL) }
             _ = done.wait(timeout: .now() + 2)
             ending = .timedOut
         } else {
             ending = process.terminationReason == .uncaughtSignal
                 ? .killedBy(signal: process.terminationStatus) : .exited(process.terminationStatus)
         }
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let output = String(decoding: FileManager.default.contents(atPath: capture.path) ?? Data(), as: UTF8.self)
         return (ending, output)
     }
 }

@@ -7,6 +7,10 @@ public struct LessonInfo: Sendable {
     public let exercise: String
     /// `swift run <demo>`.
     public let demo: String
+    /// The lesson's text, relative to the package.
+    public let prose: String
+    /// The XCTest class that grades it, in the Graders test target.
+    public let grader: String
 
     /// "Lesson01": the module name, the folder in Exercises/, and the start of the grader's
     /// class name (so `swift test --filter Lesson01` grades this lesson alone).
@@ -15,13 +19,18 @@ public struct LessonInfo: Sendable {
 
 public enum Curriculum {
     public static let lessons: [LessonInfo] = [
-        LessonInfo(number: 1, title: "create", exercise: "Exercises/Lesson01/CreateSocket.swift", demo: "lesson01-create"),
-        LessonInfo(number: 2, title: "bind / listen", exercise: "Exercises/Lesson02/Listener.swift", demo: "lesson02-server"),
-        LessonInfo(number: 3, title: "connect / send", exercise: "Exercises/Lesson03/Client.swift", demo: "lesson03-client"),
-        LessonInfo(number: 4, title: "recv / close", exercise: "Exercises/Lesson04/Receive.swift", demo: "lesson04-echo"),
-        LessonInfo(number: 5, title: "UDP", exercise: "Exercises/Lesson05/Datagrams.swift", demo: "lesson05-udp"),
-        LessonInfo(number: 6, title: "socket options", exercise: "Exercises/Lesson06/Options.swift", demo: "lesson06-options"),
+        LessonInfo(number: 1, title: "create", exercise: "Exercises/Lesson01/CreateSocket.swift", demo: "lesson01-create", prose: "Lessons/01-create.md", grader: "Lesson01CreateGrader"),
+        LessonInfo(number: 2, title: "bind / listen", exercise: "Exercises/Lesson02/Listener.swift", demo: "lesson02-server", prose: "Lessons/02-bind-listen.md", grader: "Lesson02ListenGrader"),
+        LessonInfo(number: 3, title: "connect / send", exercise: "Exercises/Lesson03/Client.swift", demo: "lesson03-client", prose: "Lessons/03-connect-send.md", grader: "Lesson03ConnectGrader"),
+        LessonInfo(number: 4, title: "recv / close", exercise: "Exercises/Lesson04/Receive.swift", demo: "lesson04-echo", prose: "Lessons/04-recv-close.md", grader: "Lesson04ReceiveGrader"),
+        LessonInfo(number: 5, title: "UDP", exercise: "Exercises/Lesson05/Datagrams.swift", demo: "lesson05-udp", prose: "Lessons/05-udp.md", grader: "Lesson05UDPGrader"),
+        LessonInfo(number: 6, title: "socket options", exercise: "Exercises/Lesson06/Options.swift", demo: "lesson06-options", prose: "Lessons/06-options.md", grader: "Lesson06OptionsGrader"),
     ]
+
+    /// Lesson `number`, if this edition has it.
+    public static func lesson(_ number: Int) -> LessonInfo? {
+        lessons.first { $0.number == number }
+    }
 
     /// The lesson a grader class belongs to, from its name ("Lesson02ListenGrader" is 2).
     public static func lesson(forTestNamed name: String) -> LessonInfo? {

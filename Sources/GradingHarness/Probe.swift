@@ -82,7 +82,10 @@ public struct Probe: Sendable {
         let handedBack = Set((try? outcome.get()).map(descriptors) ?? [])
         let leaked = DescriptorCensus.take().added(since: before).subtracting(handedBack)
         guard leaked.isEmpty else {
-            let what = leaked.sorted().map(Inspect.describe).joined(separator: "; ")
+            // Three described, then a count: a loop that leaks 300 sockets must not print 300.
+            let sorted = leaked.sorted()
+            let what = sorted.prefix(3).map(Inspect.describe).joined(separator: "; ")
+                + (sorted.count > 3 ? "; and \(sorted.count - 3) more" : "")
             let result: String
             var hint = Hint.leak
             switch outcome {

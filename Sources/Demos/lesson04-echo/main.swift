@@ -52,6 +52,8 @@ func runServer() throws {
         do {
             try serveEcho(connection, idleTimeout: Double(idle))
             command.say("done: \(peer)")
+        } catch let notStarted as NotStarted {
+            throw notStarted  // a stub: the demo cannot serve anyone
         } catch {
             // serveEcho has closed the connection; one client's trouble is not the server's.
             command.say("dropped: \(peer): \(error)")

@@ -24,7 +24,7 @@ class GraderCase: XCTestCase {
         do {
             try check()
         } catch let notStarted as NotStarted {
-            ProgressReport.noteNotStarted(test: name)
+            ProgressReport.noteNotStarted(test: name, message: notStarted.description)
             if Self.isStrict {
                 XCTFail("\(notStarted) [WORKBOOK_STRICT=1: not started counts as failing]", file: file, line: line)
             } else {

@@ -17,10 +17,9 @@ final class ProgressReport: NSObject, XCTestObservation, @unchecked Sendable {
     nonisolated(unsafe) private static var isInstalled = false
 
     private let lock = NSLock()
-    private var outcomes: [String: Outcome] = [:]  // test name -> outcome
-    private var notStarted: Set<String> = []
-
-    enum Outcome { case passed, failed, skipped }
+    private var outcomes: [String: CheckStatus] = [:]  // test name -> how it ended
+    private var notStarted: [String: String] = [:]  // test name -> the not-started message
+    private var failures: [String: [String]] = [:]  // test name -> failure messages
 
     static func install() {
         installed.withLock {
@@ -30,14 +29,28 @@ final class ProgressReport: NSObject, XCTestObservation, @unchecked Sendable {
         }
     }
 
-    static func noteNotStarted(test: String) {
-        shared.lock.withLock { _ = shared.notStarted.insert(test) }
+    static func noteNotStarted(test: String, message: String) {
+        shared.lock.withLock { shared.notStarted[test] = message }
+    }
+
+    func testCaseWillStart(_ testCase: XCTestCase) {
+        ResultsStream.shared.write(CheckEvent(kind: .started, test: testCase.name))
+    }
+
+    func testCase(_ testCase: XCTestCase, didFailWithDescription description: String, inFile filePath: String?, atLine lineNumber: Int) {
+        lock.withLock { failures[testCase.name, default: []].append(description.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     func testCaseDidFinish(_ testCase: XCTestCase) {
         guard let run = testCase.testRun else { return }
-        let outcome: Outcome = run.hasBeenSkipped ? .skipped : run.hasSucceeded ? .passed : .failed
-        lock.withLock { outcomes[testCase.name] = outcome }
+        let name = testCase.name
+        let (status, messages) = lock.withLock { () -> (CheckStatus, [String]) in
+            // Under WORKBOOK_STRICT=1 a stub fails rather than skips: it is still "not started".
+            let status: CheckStatus = notStarted[name] != nil ? .notStarted : run.hasSucceeded ? .passed : .failed
+            outcomes[name] = status
+            return (status, status == .notStarted ? [notStarted[name]!] : failures[name] ?? [])
+        }
+        ResultsStream.shared.write(CheckEvent(kind: .finished, test: name, status: status, messages: messages))
     }
 
     func testBundleDidFinish(_ testBundle: Bundle) {
@@ -48,37 +61,22 @@ final class ProgressReport: NSObject, XCTestObservation, @unchecked Sendable {
         var lines = ["", "Socket Workbook progress" + (GraderCase.isStrict ? " (strict: not started counts as failing)" : "")]
         var next: String?
         for lesson in Curriculum.lessons {
-            let mine = outcomes.filter { Curriculum.lesson(forTestNamed: $0.key)?.number == lesson.number }
-            let passed = mine.values.filter { $0 == .passed }.count
-            let failed = mine.values.filter { $0 == .failed }.count
-            let unstarted = mine.keys.filter { notStarted.contains($0) }.count
-            let skipped = mine.values.filter { $0 == .skipped }.count
-            let state: String
+            let mine = outcomes.filter { Curriculum.lesson(forTestNamed: $0.key)?.number == lesson.number }.map(\.value)
+            let state = LessonState(mine)
+            let passed = mine.filter { $0 == .passed }.count
             let detail: String
-            if mine.isEmpty {
-                state = "not run"
-                detail = "swift test --filter \(lesson.tag)"
-            } else if failed > 0 && failed == unstarted && passed == 0 {
-                state = "not started"  // strict mode: the stubs failed
-                detail = "open \(lesson.exercise)"
-            } else if failed > 0 {
-                state = "failing"
-                detail = "\(failed) of \(mine.count) checks fail: swift test --filter \(lesson.tag)"
-            } else if passed == mine.count {
-                state = "done"
-                detail = "\(passed) of \(mine.count) checks pass"
-            } else if passed == 0 {
-                state = "not started"
-                detail = "open \(lesson.exercise)"
-            } else {
-                state = "in progress"
-                detail = "\(passed) of \(mine.count) checks pass, \(skipped) not started"
+            switch state {
+            case .notRun: detail = "swift test --filter \(lesson.tag)"
+            case .notStarted: detail = "open \(lesson.exercise)"
+            case .failing: detail = "\(mine.filter { $0 == .failed }.count) of \(mine.count) checks fail: swift test --filter \(lesson.tag)"
+            case .done: detail = "\(passed) of \(mine.count) checks pass"
+            case .inProgress: detail = "\(passed) of \(mine.count) checks pass, \(mine.count - passed) not started"
             }
-            if next == nil && state != "done" && state != "not run" {
-                next = "Next: \(state == "failing" ? "fix" : "open") \(lesson.exercise), then run: swift test --filter \(lesson.tag)"
+            if next == nil, state != .done, state != .notRun {
+                next = "Next: \(state == .failing ? "fix" : "open") \(lesson.exercise), then run: swift test --filter \(lesson.tag)"
             }
             let title = lesson.title.padding(toLength: 16, withPad: " ", startingAt: 0)
-            lines.append("  \(lesson.number)  \(title)\(state.padding(toLength: 13, withPad: " ", startingAt: 0))\(detail)")
+            lines.append("  \(lesson.number)  \(title)\(state.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0))\(detail)")
         }
         lines.append(next ?? "Every lesson that ran is done.")
         return lines.joined(separator: "\n")

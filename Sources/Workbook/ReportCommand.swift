@@ -1,0 +1,167 @@
+import Foundation
+import GradingHarness
+
+/// `workbook report`: every lesson graded in its own process, strictly, for an instructor.
+enum ReportCommand {
+    static let help = """
+        usage: swift run workbook report [--format text|json|junit|markdown] [--output FILE]
+
+        Grades every lesson, each in a process of its own, and reports per lesson and per check.
+        Strict: a lesson counts as done only when all of its checks pass; "not started" counts
+        as not done. JSON carries each check's status (passed, failed, not started, crashed,
+        timed out, not run) and messages; JUnit XML suits CI dashboards; Markdown suits a
+        pull request or an LMS. Written to --output FILE, or to standard output.
+
+        Exit status: 0 when every lesson is done, 1 otherwise, 2 for a bad command line.
+        """
+
+    struct Report: Codable {
+        struct Lesson: Codable {
+            let number: Int
+            let title: String
+            let exercise: String
+            let state: String
+            let done: Bool
+            let problem: String?
+            let checks: [CheckResult]
+        }
+        let workbook: String
+        let answers: String
+        let generated: String
+        let strict: Bool
+        let lessonsDone: Int
+        let lessons: [Lesson]
+    }
+
+    static func run(_ words: [String]) throws -> Int32 {
+        let arguments = try Arguments(words, flags: ["format", "output"], command: "report")
+        try arguments.noPositional(command: "report")
+        let format = arguments.values["format"] ?? "text"
+        guard ["text", "json", "junit", "markdown"].contains(format) else {
+            throw WorkbookError.usage("--format must be text, json, junit or markdown, not \"\(format)\"")
+        }
+        let workspace = try Workspace.find()
+        let grader = Grader(workspace: workspace)
+        let lessons = Curriculum.lessons
+        let results: [LessonResult]
+        if let errors = try grader.build(for: lessons) {
+            results = lessons.map { LessonResult(lesson: $0, checks: [], problem: "does not compile:\n" + errors) }
+        } else {
+            results = grader.grade(lessons, bundle: try grader.testBundle)
+        }
+        let report = Report(
+            workbook: "Socket Workbook", answers: workspace.answers + "/",
+            generated: ISO8601DateFormatter().string(from: Date()), strict: true,
+            lessonsDone: results.filter { $0.state == .done }.count,
+            lessons: results.map {
+                Report.Lesson(number: $0.lesson.number, title: $0.lesson.title, exercise: $0.lesson.exercise,
+                              state: $0.problem?.hasPrefix("does not compile") == true ? "does not compile" : $0.state.rawValue,
+                              done: $0.state == .done, problem: $0.problem, checks: $0.checks)
+            })
+        let text: String
+        switch format {
+        case "json": text = try json(report)
+        case "junit": text = junit(report)
+        case "markdown": text = markdown(report)
+        default: text = plain(report)
+        }
+        if let output = arguments.values["output"] {
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: output))
+            } catch {
+                throw WorkbookError("cannot write \(output): \(error.localizedDescription)")
+            }
+            print("wrote \(format) report to \(output): \(report.lessonsDone) of \(report.lessons.count) lessons done")
+        } else {
+            print(text)
+        }
+        return report.lessonsDone == report.lessons.count ? 0 : 1
+    }
+
+    static func json(_ report: Report) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(report), as: UTF8.self)
+    }
+
+    static func plain(_ report: Report) -> String {
+        var lines = ["Socket Workbook report (\(report.answers), \(report.generated)): \(report.lessonsDone) of \(report.lessons.count) lessons done"]
+        for lesson in report.lessons {
+            let passed = lesson.checks.filter { $0.verdict == .passed }.count
+            lines.append("  \(lesson.number)  \(lesson.title.padding(toLength: 16, withPad: " ", startingAt: 0))\(lesson.state.padding(toLength: 18, withPad: " ", startingAt: 0))\(passed) of \(lesson.checks.count) checks pass")
+            for check in lesson.checks where check.verdict != .passed {
+                lines.append("       \(check.verdict.rawValue): \(check.name)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func markdown(_ report: Report) -> String {
+        var lines = [
+            "# Socket Workbook report", "",
+            "Graded `\(report.answers)` at \(report.generated): **\(report.lessonsDone) of \(report.lessons.count) lessons done** (strict: not started counts as not done).", "",
+            "| # | lesson | state | checks passed |", "|---|---|---|---|",
+        ]
+        for lesson in report.lessons {
+            let passed = lesson.checks.filter { $0.verdict == .passed }.count
+            lines.append("| \(lesson.number) | \(lesson.title) | \(lesson.done ? "done" : "**\(lesson.state)**") | \(passed) / \(lesson.checks.count) |")
+        }
+        for lesson in report.lessons where !lesson.done {
+            lines.append("")
+            lines.append("## Lesson \(lesson.number): \(lesson.title) (\(lesson.state))")
+            if let problem = lesson.problem { lines.append(""); lines.append("```"); lines.append(problem); lines.append("```") }
+            for check in lesson.checks where check.verdict != .passed {
+                lines.append("")
+                lines.append("- `\(check.name)`: \(check.verdict.rawValue)")
+                if check.verdict == .failed || check.verdict == .crashed, !check.messages.isEmpty {
+                    lines.append(""); lines.append("  ```")
+                    lines.append(contentsOf: check.messages.joined(separator: "\n").split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 })
+                    lines.append("  ```")
+                }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func junit(_ report: Report) -> String {
+        func escape(_ text: String) -> String {
+            var out = ""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "&": out += "&amp;"
+                case "<": out += "&lt;"
+                case ">": out += "&gt;"
+                case "\"": out += "&quot;"
+                case "\n", "\t": out.unicodeScalars.append(scalar)
+                default: if scalar.value >= 0x20 { out.unicodeScalars.append(scalar) }  // XML 1.0 has no other controls
+                }
+            }
+            return out
+        }
+        let all = report.lessons.flatMap(\.checks)
+        let failures = all.filter { $0.verdict != .passed }.count
+        var lines = [
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+            "<testsuites name=\"Socket Workbook\" tests=\"\(all.count)\" failures=\"\(failures)\" timestamp=\"\(report.generated)\">",
+        ]
+        for lesson in report.lessons {
+            let lessonFailures = lesson.checks.filter { $0.verdict != .passed }.count
+            lines.append("  <testsuite name=\"Lesson \(lesson.number): \(escape(lesson.title))\" tests=\"\(lesson.checks.count)\" failures=\"\(lessonFailures)\">")
+            if let problem = lesson.problem, lesson.checks.isEmpty {
+                lines.append("    <testcase classname=\"Lesson\(lesson.number)\" name=\"build\"><failure message=\"does not compile\">\(escape(problem))</failure></testcase>")
+            }
+            for check in lesson.checks {
+                let open = "    <testcase classname=\"Lesson\(lesson.number)\" name=\"\(escape(check.name))\""
+                if check.verdict == .passed {
+                    lines.append(open + "/>")
+                } else {
+                    // Strict: not started is a failure too.
+                    lines.append(open + "><failure message=\"\(escape(check.verdict.rawValue))\">\(escape(check.messages.joined(separator: "\n")))</failure></testcase>")
+                }
+            }
+            lines.append("  </testsuite>")
+        }
+        lines.append("</testsuites>")
+        return lines.joined(separator: "\n")
+    }
+}

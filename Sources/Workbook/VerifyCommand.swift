@@ -1,0 +1,151 @@
+import Foundation
+import GradingHarness
+
+/// `workbook verify`: the workbook's checks on itself (design.md, "Checks the workbook runs
+/// on itself"), as .ci/run uses them.
+enum VerifyCommand {
+    static let help = """
+        usage: swift run workbook verify [KnownBad/LessonNN/name.patch ...]
+
+        The workbook's self-checks, for maintainers and CI:
+          1. every exercise is still its original stub (Exercises/ equals Exercises/.pristine/);
+          2. graded from Exercises/, every check of every lesson is "not started";
+          3. graded from Solutions/ (WORKBOOK_SOLUTIONS=1), every check passes;
+          4. every known-bad answer in KnownBad/ (a patch against Solutions/ naming the hint it
+             must get, "# expect-hint: id") is rejected, with that hint.
+        With patch files named, runs step 4 for those only.
+        Ends with "N passed, N failed"; exit status 1 when anything failed.
+        """
+
+    static func run(_ words: [String]) throws -> Int32 {
+        let arguments = try Arguments(words, command: "verify")
+        let workspace = try Workspace.find()
+        var tally = Tally()
+        if arguments.positional.isEmpty {
+            checkPristine(workspace, &tally)
+            try checkAnswers(workspace, &tally, solutions: false)
+            try checkAnswers(workspace, &tally, solutions: true)
+            try checkKnownBad(workspace, try allPatches(workspace), &tally)
+        } else {
+            try checkKnownBad(workspace, arguments.positional.map { workspace.file($0) }, &tally)
+        }
+        print("verify: \(tally.passed) passed, \(tally.failed) failed")
+        return tally.failed == 0 ? 0 : 1
+    }
+
+    private struct Tally {
+        var passed = 0
+        var failed = 0
+        mutating func record(_ ok: Bool, _ line: String, detail: String? = nil) {
+            print((ok ? "ok   " : "FAIL ") + line)
+            if !ok, let detail { print(detail.split(separator: "\n", omittingEmptySubsequences: false).map { "       " + $0 }.joined(separator: "\n")) }
+            fflush(nil)
+            if ok { passed += 1 } else { failed += 1 }
+        }
+    }
+
+    private static func checkPristine(_ workspace: Workspace, _ tally: inout Tally) {
+        for lesson in Curriculum.lessons {
+            let stub = FileManager.default.contents(atPath: workspace.pristine(lesson).path)
+            let exercise = FileManager.default.contents(atPath: workspace.file(lesson.exercise).path)
+            tally.record(stub != nil && stub == exercise, "lesson \(lesson.number): \(lesson.exercise) is its original stub",
+                         detail: stub == nil ? "missing \(workspace.pristine(lesson).path)" : "it differs from Exercises/.pristine/: update one or the other")
+        }
+    }
+
+    /// Stubs: every check not started. Solutions: every check passes.
+    private static func checkAnswers(_ workspace: Workspace, _ tally: inout Tally, solutions: Bool) throws {
+        let environment: [String: String?] = ["WORKBOOK_SOLUTIONS": solutions ? "1" : nil, "WORKBOOK_ANSWERS": nil]
+        let grader = Grader(workspace: workspace, environment: environment)
+        let which = solutions ? "Solutions/" : "Exercises/"
+        if let errors = try grader.build(for: Curriculum.lessons) {
+            tally.record(false, "\(which) builds", detail: errors)
+            return
+        }
+        let expected: Verdict = solutions ? .passed : .notStarted
+        for result in grader.grade(Curriculum.lessons, bundle: try grader.testBundle) {
+            let wrong = result.checks.filter { $0.verdict != expected }
+            let ok = result.problem == nil && !result.checks.isEmpty && wrong.isEmpty
+            tally.record(ok, "\(which) lesson \(result.lesson.number): all \(result.checks.count) checks \(expected.rawValue)",
+                         detail: ([result.problem].compactMap { $0 } + wrong.map { "\($0.name): \($0.verdict.rawValue)\n" + $0.messages.joined(separator: "\n") }).joined(separator: "\n"))
+        }
+    }
+
+    private static func allPatches(_ workspace: Workspace) throws -> [URL] {
+        let folder = workspace.file("KnownBad")
+        return Curriculum.lessons.flatMap { lesson -> [URL] in
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent(lesson.tag).path)) ?? []
+            return names.filter { $0.hasSuffix(".patch") }.sorted().map { folder.appendingPathComponent(lesson.tag).appendingPathComponent($0) }
+        }
+    }
+
+    /// Each patch is applied to a staged copy of Solutions/, that lesson is graded, and a check
+    /// must fail with the patch's "# expect-hint:". A grader that passes a wrong answer is the
+    /// worst bug this product can have.
+    private static func checkKnownBad(_ workspace: Workspace, _ patches: [URL], _ tally: inout Tally) throws {
+        let staging = workspace.file("KnownBad/.staging")
+        try? FileManager.default.removeItem(at: staging)
+        try FileManager.default.copyItem(at: workspace.file("Solutions"), to: staging)
+        defer { try? FileManager.default.removeItem(at: staging) }
+        let environment: [String: String?] = ["WORKBOOK_ANSWERS": "KnownBad/.staging", "WORKBOOK_SOLUTIONS": nil]
+        let grader = Grader(workspace: workspace, environment: environment, limit: 120)
+
+        for patch in patches {
+            let lessonTag = patch.deletingLastPathComponent().lastPathComponent
+            let name = "\(lessonTag)/\(patch.deletingPathExtension().lastPathComponent)"
+            guard let lesson = Curriculum.lessons.first(where: { $0.tag == lessonTag }),
+                  let text = try? String(contentsOf: patch, encoding: .utf8) else {
+                tally.record(false, "\(name): not a known-bad patch of a lesson (KnownBad/LessonNN/name.patch)")
+                continue
+            }
+            guard let hint = text.split(separator: "\n").first(where: { $0.hasPrefix("# expect-hint:") })?
+                .dropFirst("# expect-hint:".count).trimmingCharacters(in: .whitespaces), !hint.isEmpty else {
+                tally.record(false, "\(name): no '# expect-hint:' line")
+                continue
+            }
+            let folder = staging.appendingPathComponent(lessonTag)
+            let (applied, applyOutput) = try runPatch(patch, in: folder, reverse: false)
+            guard applied else {
+                tally.record(false, "\(name): the patch no longer applies to Solutions/\(lessonTag) (update it)", detail: applyOutput)
+                try restore(lessonTag, workspace: workspace, staging: staging)
+                continue
+            }
+            defer { _ = try? runPatch(patch, in: folder, reverse: true) }
+            if let errors = try grader.build(for: [lesson]) {
+                tally.record(false, "\(name): the wrong answer does not compile", detail: errors)
+                continue
+            }
+            let result = try grader.grade(lesson, bundle: grader.testBundle)
+            let failing = result.checks.filter { check in [.failed, .crashed, .timedOut].contains(check.verdict) }
+            let marker = "hint [\(hint)]"
+            let hinted = failing.filter { check in check.messages.contains { $0.contains(marker) } }
+            if failing.isEmpty {
+                tally.record(false, "\(name): the graders PASSED a wrong answer (expected hint [\(hint)])")
+            } else if hinted.isEmpty {
+                let given = Set(failing.flatMap { $0.messages }.flatMap(hintIDs))
+                tally.record(false, "\(name): rejected, but without hint [\(hint)]", detail: "hints given: " + (given.isEmpty ? "none" : given.sorted().joined(separator: ", ")))
+            } else {
+                tally.record(true, "\(name): rejected by \(failing.count) check(s) with hint [\(hint)]")
+            }
+        }
+    }
+
+    /// The hint ids a failure message names: "hint [byte-order]: ..." gives "byte-order".
+    private static func hintIDs(_ message: String) -> [String] {
+        message.components(separatedBy: "hint [").dropFirst().compactMap { piece in
+            piece.split(separator: "]").first.map(String.init)
+        }
+    }
+
+    private static func runPatch(_ patch: URL, in folder: URL, reverse: Bool) throws -> (Bool, String) {
+        let arguments = ["patch", "--quiet", "--forward", "-p1", "-d", folder.path, "-i", patch.path] + (reverse ? ["--reverse"] : [])
+        let (ending, output) = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), arguments, seconds: 30)
+        return (ending == .exited(0), output)
+    }
+
+    private static func restore(_ lessonTag: String, workspace: Workspace, staging: URL) throws {
+        let target = staging.appendingPathComponent(lessonTag)
+        try? FileManager.default.removeItem(at: target)
+        try FileManager.default.copyItem(at: workspace.file("Solutions/\(lessonTag)"), to: target)
+    }
+}
