@@ -10,7 +10,12 @@ func describe(byte: UInt8) -> String {
 ///
 ///     expected 12 bytes, got 10 bytes; they differ from offset 3: expected 0x6c 'l', got 0x00
 public func difference(expected: [UInt8], actual: [UInt8]) -> String? {
-    guard expected != actual else { return nil }
+    // memcmp first: payloads run to megabytes, and an element-by-element == in a debug
+    // build takes a noticeable fraction of a second.
+    let same = expected.count == actual.count && expected.withUnsafeBytes { left in
+        actual.withUnsafeBytes { right in left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+    }
+    guard !same else { return nil }
     let lengths = "expected \(expected.count) bytes, got \(actual.count) bytes"
     let common = min(expected.count, actual.count)
     if let offset = (0..<common).first(where: { expected[$0] != actual[$0] }) {

@@ -35,6 +35,10 @@ enum HintCommand {
         // The reference answer, once the lesson passes.
         let grader = Grader(workspace: workspace)
         if try grader.build(for: [lesson]) == nil, try grader.grade(lesson, bundle: grader.testBundle).state == .done {
+            guard FileManager.default.fileExists(atPath: workspace.solution(lesson).path) else {
+                print(Style.green("Lesson \(lesson.number) passes.") + " (The reference answer is not in this copy of the workbook, so there is nothing to compare with.)")
+                return 0
+            }
             print(Style.green("Lesson \(lesson.number) passes.") + " Here is your answer compared with the reference (- yours, + reference):")
             print(try diff(workspace.file(lesson.exercise), workspace.solution(lesson), workspace: workspace))
         } else if shown == hints.count {
