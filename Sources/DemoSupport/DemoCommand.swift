@@ -96,4 +96,39 @@ public struct DemoCommand: Sendable {
 public struct DemoError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+
+    /// A server could not take its address ("listen on" for TCP, "bind" for UDP, which
+    /// has no listening); says what to try when the port is taken.
+    public static func cannotListen(on address: String, _ error: SocketError, doing verb: String = "listen on") -> DemoError {
+        DemoError("cannot \(verb) \(address): \(error)" + (error.code == EADDRINUSE ? " (is another server running? try --port 0)" : ""))
+    }
+
+    /// A client could not reach its server; says what to check when it was refused.
+    public static func cannotConnect(to address: SocketAddress, _ error: SocketError) -> DemoError {
+        DemoError("cannot connect to \(address): \(error)" + (error.code == ECONNREFUSED ? " (is the server running?)" : ""))
+    }
+}
+
+extension DemoCommand {
+    /// For demos with two ends: runs `server` or `client` as --role says, or explains.
+    public func runRole(_ role: String, server: () throws -> Void, client: () throws -> Void) -> Never {
+        run {
+            switch role {
+            case "server": try server()
+            case "client": try client()
+            case "": fail("say which end to run: --role server or --role client (see --help)")
+            default: fail("--role must be server or client, not \"\(role)\"")
+            }
+        }
+    }
+}
+
+/// The address a socket is bound to (getsockname), for a demo's greeting. The demo's own
+/// code: lesson 2's exercise teaches the same call.
+public func localAddress(of fd: Int32) throws -> SocketAddress {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let result = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    guard result == 0 else { throw SocketError(call: "getsockname") }
+    return try SocketAddress(storage: storage, length: length)
 }

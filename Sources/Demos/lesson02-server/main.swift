@@ -51,7 +51,7 @@ command.run {
     do {
         listener = try makeListener(host: host, port: port, backlog: 5)
     } catch let error as SocketError {
-        throw DemoError("cannot listen on \(host):\(port): \(error)" + (error.code == EADDRINUSE ? " (is another server running? try --port 0)" : ""))
+        throw DemoError.cannotListen(on: "\(host):\(port)", error)
     }
     defer { _ = close(listener) }
     let address = try boundAddress(of: listener)

@@ -52,7 +52,7 @@ command.run {
     do {
         fd = try openConnection(to: address)
     } catch let error as SocketError {
-        throw DemoError("cannot connect to \(address): \(error)" + (error.code == ECONNREFUSED ? " (is the server running?)" : ""))
+        throw DemoError.cannotConnect(to: address, error)
     }
     try? suppressSIGPIPE(on: fd)  // macOS; on Linux your sendAll passes sendNoSignal
     command.prompt("connected to \(address); type lines, Ctrl-D to finish")

@@ -40,7 +40,7 @@ func runServer() throws {
     do {
         listener = try makeListener(host: host, port: port)
     } catch let error as SocketError {
-        throw DemoError("cannot listen on \(host):\(port): \(error)" + (error.code == EADDRINUSE ? " (is another server running? try --port 0)" : ""))
+        throw DemoError.cannotListen(on: "\(host):\(port)", error)
     }
     defer { _ = close(listener) }
     let address = try boundAddress(of: listener)
@@ -69,7 +69,7 @@ func runClient() throws {
     do {
         fd = try openConnection(to: address)
     } catch let error as SocketError {
-        throw DemoError("cannot connect to \(address): \(error)" + (error.code == ECONNREFUSED ? " (is the server running?)" : ""))
+        throw DemoError.cannotConnect(to: address, error)
     }
     defer { _ = close(fd) }
     command.prompt("connected to \(address); type lines, Ctrl-D to finish")
@@ -84,11 +84,4 @@ func runClient() throws {
     }
 }
 
-command.run {
-    switch options["role"]! {
-    case "server": try runServer()
-    case "client": try runClient()
-    case "": command.fail("say which end to run: --role server or --role client (see --help)")
-    case let role: command.fail("--role must be server or client, not \"\(role)\"")
-    }
-}
+command.runRole(options["role"]!, server: runServer, client: runClient)

@@ -40,7 +40,7 @@ func runServer() throws {
     do {
         fd = try openUDPSocket(boundTo: family(host, port))
     } catch let error as SocketError {
-        throw DemoError("cannot bind \(family(host, port)): \(error)" + (error.code == EADDRINUSE ? " (is another server running? try --port 0)" : ""))
+        throw DemoError.cannotListen(on: "\(family(host, port))", error, doing: "bind")
     }
     defer { _ = close(fd) }
     let address = try localAddress(of: fd)
@@ -53,15 +53,6 @@ func runServer() throws {
         answered += 1
     }
     command.say("answered \(answered) datagram(s); bye")
-}
-
-/// The address the kernel bound, for the greeting (getsockname, as in lesson 2).
-func localAddress(of fd: Int32) throws -> SocketAddress {
-    var storage = sockaddr_storage()
-    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-    let result = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    guard result == 0 else { throw SocketError(call: "getsockname") }
-    return try SocketAddress(storage: storage, length: length)
 }
 
 func runClient() throws {
@@ -82,11 +73,4 @@ func runClient() throws {
     }
 }
 
-command.run {
-    switch options["role"]! {
-    case "server": try runServer()
-    case "client": try runClient()
-    case "": command.fail("say which end to run: --role server or --role client (see --help)")
-    case let role: command.fail("--role must be server or client, not \"\(role)\"")
-    }
-}
+command.runRole(options["role"]!, server: runServer, client: runClient)

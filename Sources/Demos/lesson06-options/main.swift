@@ -76,10 +76,7 @@ func showOptions() throws {
 /// A server that answers "ok" to every 10-byte request, on a thread of its own.
 func startServer() throws -> SocketAddress {
     let listener = try makeReusableListener(on: .ipv4(host: "127.0.0.1", port: 0))
-    var storage = sockaddr_storage()
-    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-    _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
-    let address = try SocketAddress(storage: storage, length: length)
+    let address = try localAddress(of: listener)
     Thread {
         while true {
             let connection = accept(listener, nil, nil)
