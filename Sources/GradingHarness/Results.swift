@@ -69,7 +69,7 @@ public final class ResultsStream: @unchecked Sendable {
     /// The stream for this process: writes to `WORKBOOK_RESULTS` when it is set, else nowhere.
     public static let shared = ResultsStream(path: ProcessInfo.processInfo.environment["WORKBOOK_RESULTS"])
 
-    init(path: String?) {
+    public init(path: String?) {
         guard let path, !path.isEmpty else {
             handle = nil
             return
