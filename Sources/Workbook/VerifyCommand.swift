@@ -46,6 +46,11 @@ enum VerifyCommand {
 
     private static func checkPristine(_ workspace: Workspace, _ tally: inout Tally) {
         for lesson in Curriculum.lessons {
+            // A trap in a stub would end the whole test run: stubs throw NotStarted instead.
+            let text = (try? String(contentsOf: workspace.file(lesson.exercise), encoding: .utf8)) ?? ""
+            tally.record(!text.contains("fatalError(") && text.contains("throw NotStarted()"),
+                         "lesson \(lesson.number): its stubs throw NotStarted() and never call fatalError",
+                         detail: "\(lesson.exercise) must not call fatalError; each stub body is `throw NotStarted()`")
             let stub = FileManager.default.contents(atPath: workspace.pristine(lesson).path)
             let exercise = FileManager.default.contents(atPath: workspace.file(lesson.exercise).path)
             tally.record(stub != nil && stub == exercise, "lesson \(lesson.number): \(lesson.exercise) is its original stub",

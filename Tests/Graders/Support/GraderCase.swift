@@ -28,7 +28,7 @@ class GraderCase: XCTestCase {
             if Self.isStrict {
                 XCTFail("\(notStarted) [WORKBOOK_STRICT=1: not started counts as failing]", file: file, line: line)
             } else {
-                throw XCTSkip(notStarted.description)
+                throw XCTSkip(notStarted.description, file: file, line: line)
             }
         } catch let failure as CheckFailure {
             XCTFail("\n" + failure.description, file: file, line: line)
