@@ -55,13 +55,13 @@ enum CheckCommand {
         for check in result.checks {
             switch check.verdict {
             case .passed:
-                lines.append("  \(Style.green("✓")) \(check.name)")
+                lines.append("  \(Style.green("✓")) \(check.title)")
             case .notStarted:
-                lines.append("  \(Style.yellow("·")) \(check.name) \(Style.dim("(not started: \(check.messages.first ?? "a stub"))"))")
+                lines.append("  \(Style.yellow("·")) \(check.title) \(Style.dim("(not started: \(check.messages.first ?? "a stub"))"))")
             case .notRun:
-                lines.append("  \(Style.dim("- \(check.name) (not run: the grader stopped before it)"))")
+                lines.append("  \(Style.dim("- \(check.title) (not run: the grader stopped before it)"))")
             case .failed, .crashed, .timedOut:
-                lines.append("  \(Style.red("✗")) \(check.name)" + (check.verdict == .failed ? "" : " (\(check.verdict.rawValue))"))
+                lines.append("  \(Style.red("✗")) \(check.title)" + (check.verdict == .failed ? "" : " (\(check.verdict.rawValue))"))
                 for message in check.messages where message != result.problem {
                     lines.append(contentsOf: message.split(separator: "\n", omittingEmptySubsequences: false).map { "      " + $0 })
                 }

@@ -19,6 +19,13 @@ struct CheckResult: Codable {
     let name: String
     let verdict: Verdict
     let messages: [String]
+
+    /// As a learner reads it: "2. makeListenerUsesThePortGiven".
+    var title: String {
+        guard name.hasPrefix("test"), let underscore = name.firstIndex(of: "_") else { return name }
+        let number = name[name.index(name.startIndex, offsetBy: 4)..<underscore]
+        return "\(number). \(name[name.index(after: underscore)...])"
+    }
 }
 
 /// A lesson's grade: every check, and what went wrong with the run itself, if anything.

@@ -38,7 +38,11 @@ final class ProgressReport: NSObject, XCTestObservation, @unchecked Sendable {
     }
 
     func testCase(_ testCase: XCTestCase, didFailWithDescription description: String, inFile filePath: String?, atLine lineNumber: Int) {
-        lock.withLock { failures[testCase.name, default: []].append(description.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        // XCTest puts "failed - " in front of an XCTFail message: the message is what follows.
+        var message = description
+        if message.hasPrefix("failed - ") { message.removeFirst("failed - ".count) }
+        let trimmed = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        lock.withLock { failures[testCase.name, default: []].append(trimmed) }
     }
 
     func testCaseDidFinish(_ testCase: XCTestCase) {
