@@ -55,6 +55,14 @@ public struct DemoCommand: Sendable {
         return count
     }
 
+    /// A positive number of seconds (0.5 allowed) from a flag's text, or exit 2.
+    public func seconds(_ text: String, flag: String) -> Double {
+        guard let seconds = Double(text), seconds > 0, seconds.isFinite else {
+            fail("--\(flag) must be a number of seconds above 0 (like 2 or 0.5), not \"\(text)\"")
+        }
+        return seconds
+    }
+
     /// One line on stderr and exit status 2.
     public func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("\(name): \(message)\n".utf8))

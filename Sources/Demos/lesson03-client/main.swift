@@ -28,7 +28,7 @@ let command = DemoCommand(
 let options = command.parse()
 let host = options["host"]!
 let port = command.port(options["port"]!)
-let wait = command.count(options["wait"]!, flag: "wait")
+let wait = command.seconds(options["wait"]!, flag: "wait")
 let address: SocketAddress = host.contains(":") ? .ipv6(host: host, port: port) : .ipv4(host: host, port: port)
 
 /// Prints everything the server sends, as it comes, until it closes the connection.
@@ -71,6 +71,6 @@ command.run {
     // End of input: tell the server we are done sending (it reads end-of-file), and give it
     // a moment to answer before we close.
     _ = LibC.shutdown(fd, ShutdownHow.write)
-    _ = serverClosed.wait(timeout: .now() + .seconds(wait))
+    _ = serverClosed.wait(timeout: .now() + wait)
     _ = close(fd)
 }

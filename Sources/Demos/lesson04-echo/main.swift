@@ -34,7 +34,7 @@ let host = options["host"]!
 let port = command.port(options["port"]!)
 
 func runServer() throws {
-    let idle = command.count(options["idle"]!, flag: "idle")
+    let idle = command.seconds(options["idle"]!, flag: "idle")
     let limit = options["clients"]!.isEmpty ? nil : command.count(options["clients"]!, flag: "clients")
     let listener: Int32
     do {
@@ -50,7 +50,7 @@ func runServer() throws {
         let (connection, peer) = try acceptConnection(on: listener)
         command.say("connected: \(peer)")
         do {
-            try serveEcho(connection, idleTimeout: Double(idle))
+            try serveEcho(connection, idleTimeout: idle)
             command.say("done: \(peer)")
         } catch let notStarted as NotStarted {
             throw notStarted  // a stub: the demo cannot serve anyone

@@ -56,7 +56,7 @@ func runServer() throws {
 }
 
 func runClient() throws {
-    let timeout = command.count(options["timeout"]!, flag: "timeout")
+    let timeout = command.seconds(options["timeout"]!, flag: "timeout")
     let attempts = command.count(options["attempts"]!, flag: "attempts")
     let server = family(host, port)
     let fd = try openUDPSocket(boundTo: family(host.contains(":") ? "::1" : "127.0.0.1", 0))
@@ -64,7 +64,7 @@ func runClient() throws {
     command.prompt("sending to \(server); type lines, Ctrl-D to finish")
     while let line = readLine() {
         do {
-            let answer = try requestWithRetry(fd, request: Array(line.utf8), to: server, timeout: Double(timeout), attempts: attempts)
+            let answer = try requestWithRetry(fd, request: Array(line.utf8), to: server, timeout: timeout, attempts: attempts)
             print(String(decoding: answer, as: UTF8.self))
             fflush(nil)
         } catch let noReply as NoReply {
