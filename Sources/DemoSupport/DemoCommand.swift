@@ -80,7 +80,8 @@ public struct DemoCommand: Sendable {
             try body()
             exit(0)
         } catch let notStarted as NotStarted {
-            fail("\(notStarted). To watch the reference answer instead: WORKBOOK_SOLUTIONS=1 swift run \(name)")
+            let flags = CommandLine.arguments.dropFirst().map { $0.contains(" ") ? "'\($0)'" : $0 }
+            fail("\(notStarted). To watch the reference answer instead: " + (["WORKBOOK_SOLUTIONS=1 swift run", name] + flags).joined(separator: " "))
         } catch {
             fail("\(error)")
         }

@@ -201,6 +201,16 @@ public final class Peer: @unchecked Sendable {
     /// This peer's own address on its connection, once connected.
     public var localAddress: SocketAddress? { lock.withLock { connection.flatMap { try? $0.localAddress } } }
 
+    /// Adds a note to this peer's connection in the transcript (or on its own line, if no
+    /// connection has been made yet).
+    public func note(_ text: String) {
+        if let log = lock.withLock({ log }) {
+            transcript.record(log, .note(text))
+        } else {
+            transcript.note("\(name): \(text)")
+        }
+    }
+
     /// Ends the conversation: wakes a script blocked in a read and closes the socket.
     public func stop() {
         let (socket, listener) = lock.withLock { (connection, self.listener) }

@@ -1,3 +1,4 @@
+import Foundation
 import SocketKit
 
 /// One check in progress: it calls the learner's code under a deadline and a leak
@@ -72,6 +73,9 @@ public struct Probe: Sendable {
         } catch let notStarted as NotStarted {
             throw notStarted
         } catch let blocked as CallBlocked {
+            // Unblocking makes the peers act (they read end-of-file, answer, close): give
+            // them a moment, so the transcript shows what that call led to.
+            Thread.sleep(forTimeInterval: 0.2)
             throw fail(
                 expected: "\(function) to return within \(Self.seconds(blocked.seconds))",
                 actual: "it was still blocked after \(Self.seconds(blocked.seconds)); the harness unblocked it and moved on",

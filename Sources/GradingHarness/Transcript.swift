@@ -41,8 +41,21 @@ public final class Transcript: @unchecked Sendable {
         }
     }
 
+    /// Records `event` on connection `connection` (a number `open` returned). A number no
+    /// connection has is not a trap: the event goes on a line of its own.
     public func record(_ connection: Int, _ event: WireEvent) {
-        lock.withLock { connections[connection].events.append(event) }
+        lock.withLock {
+            if connections.indices.contains(connection) {
+                connections[connection].events.append(event)
+            } else {
+                connections.append(("(harness)", [event]))
+            }
+        }
+    }
+
+    /// A note from the harness that belongs to no connection in particular.
+    public func note(_ text: String) {
+        lock.withLock { connections.append(("(harness)", [.note(text)])) }
     }
 
     public var isEmpty: Bool { lock.withLock { connections.isEmpty } }

@@ -35,7 +35,15 @@ final class Lesson02ListenGrader: GraderCase {
                     try makeListener(host: "127.0.0.1", port: port)
                 }
                 // Someone else took the port between our check and the learner's bind: try another.
-                if case .failure(let error as SocketError) = outcome, error.code == EADDRINUSE, attempts < 3 { continue }
+                if case .failure(let error as SocketError) = outcome, error.code == EADDRINUSE {
+                    guard attempts < 5 else {
+                        throw probe.fail(
+                            expected: "a listener on a port the harness had just found free",
+                            actual: "bind failed with EADDRINUSE 5 times, on 5 different free ports: on a busy machine another program may be taking them, but if this repeats, check that your sin_port is port.bigEndian",
+                            hint: .byteOrder)
+                    }
+                    continue
+                }
                 let fd = try outcome.get()
                 defer { closeIfOpen(fd) }
                 let local = try expectTCPListener(fd, probe: probe)

@@ -90,7 +90,7 @@ final class Lesson03ConnectGrader: GraderCase {
                     try sendAll(sender.fd, payload)
                 }
                 // End-of-file: the reader stops at what it got.
-                probe.transcript.record(0, .note("sendAll returned; the harness shut down the sending side of your socket"))
+                reader.note("sendAll ended; the harness shut down the sending side of your socket")
                 try sender.shutdown(ShutdownHow.write)
                 reader.wait(seconds: 30)
                 let received = reader.received
