@@ -65,9 +65,12 @@ final class ResultsAndProcessTests: XCTestCase {
         let exited = try ChildProcess.run(shell, ["-c", "echo hi; exit 3"], seconds: 5)
         XCTAssertEqual(exited.ending, .exited(3))
         XCTAssertEqual(exited.output, "hi\n")
-        let killed = try ChildProcess.run(shell, ["-c", "kill -PIPE $$"], seconds: 5)
-        XCTAssertEqual(killed.ending, .killedBy(signal: SIGPIPE))
-        XCTAssertTrue(killed.ending.description.contains("141"))
+        // SIGKILL, which nothing can ignore: the graders ignore SIGPIPE in this process, and an
+        // ignored signal stays ignored in a child (grader-child restores it on purpose).
+        let killed = try ChildProcess.run(shell, ["-c", "kill -KILL $$"], seconds: 5)
+        XCTAssertEqual(killed.ending, .killedBy(signal: SIGKILL))
+        XCTAssertTrue(killed.ending.description.contains("exit status 137"), killed.ending.description)
+        XCTAssertTrue(ChildProcess.Ending.killedBy(signal: SIGPIPE).description.contains("(SIGPIPE) - exit status 141"))
         // Started directly, as the workbook starts the graders. (Behind `sh -c`, Foundation's
         // termination handler was seen not to fire after the kill: the graders never use a shell.)
         let started = Clock.now
