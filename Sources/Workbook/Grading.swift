@@ -64,6 +64,7 @@ struct Grader {
     /// Builds what grading the lessons needs; nil when it built, else the compiler's errors.
     /// Only the test bundle, plus grader-child for lesson 3: that is what keeps a check fast.
     func build(for lessons: [LessonInfo]) throws -> String? {
+        forgetStaleObjects()
         var products = [Self.testProduct]
         if lessons.contains(where: { $0.number == 3 }) { products.append("grader-child") }
         for product in products {
@@ -71,6 +72,38 @@ struct Grader {
             if ending != .exited(0) { return Self.compilerErrors(output) }
         }
         return nil
+    }
+
+    /// The folder the lesson modules are built from, as Package.swift will see it.
+    var answersFolder: String {
+        func value(_ key: String) -> String? {
+            if let override = environment[key] { return override }  // nil here means "unset"
+            return ProcessInfo.processInfo.environment[key]
+        }
+        if let folder = value("WORKBOOK_ANSWERS"), !folder.isEmpty { return folder }
+        return value("WORKBOOK_SOLUTIONS") == "1" ? "Solutions" : "Exercises"
+    }
+
+    /// Removes a lesson module's object files when one of its sources is newer than them.
+    ///
+    /// The incremental build can miss an edit made within about a second after the previous
+    /// build (seen here with Swift 6.3: the module was not recompiled, and the grade was of
+    /// the old code; compare swift-driver PR #2188). Without its objects the module must be
+    /// compiled; a module that has not changed keeps them and costs nothing.
+    func forgetStaleObjects() {
+        let files = FileManager.default
+        for lesson in Curriculum.lessons {
+            let objects = workspace.file(".build/debug/\(lesson.tag).build")
+            let compiled = ((try? files.contentsOfDirectory(atPath: objects.path)) ?? []).filter { $0.hasSuffix(".o") }
+            let oldest = compiled.compactMap { (try? files.attributesOfItem(atPath: objects.appendingPathComponent($0).path))?[.modificationDate] as? Date }.min()
+            guard let oldest else { continue }
+            let sources = workspace.file("\(answersFolder)/\(lesson.tag)")
+            let newest = ((try? files.contentsOfDirectory(atPath: sources.path)) ?? []).filter { $0.hasSuffix(".swift") }
+                .compactMap { (try? files.attributesOfItem(atPath: sources.appendingPathComponent($0).path))?[.modificationDate] as? Date }.max()
+            if let newest, newest >= oldest {
+                for object in compiled { try? files.removeItem(at: objects.appendingPathComponent(object)) }
+            }
+        }
     }
 
     /// The compiler's error lines (each with the two lines that show where), without the rest.

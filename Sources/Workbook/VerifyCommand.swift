@@ -11,9 +11,11 @@ enum VerifyCommand {
           1. every exercise is still its original stub (Exercises/ equals Exercises/.pristine/);
           2. graded from Exercises/, every check of every lesson is "not started";
           3. graded from Solutions/ (WORKBOOK_SOLUTIONS=1), every check passes;
-          4. every known-bad answer in KnownBad/ (a patch against Solutions/ naming the hint it
+          4. every Swift block in Lessons/*.md typechecks against the package (Swift 6 mode, no
+             warnings), importing SocketKit and its lesson's module;
+          5. every known-bad answer in KnownBad/ (a patch against Solutions/ naming the hint it
              must get, "# expect-hint: id") is rejected, with that hint.
-        With patch files named, runs step 4 for those only.
+        With patch files named, runs step 5 for those only.
         Ends with "N passed, N failed"; exit status 1 when anything failed.
         """
 
@@ -24,6 +26,7 @@ enum VerifyCommand {
         if arguments.positional.isEmpty {
             checkPristine(workspace, &tally)
             try checkAnswers(workspace, &tally, solutions: false)
+            try checkLessonCode(workspace, &tally)  // against the modules the stubs just built
             try checkAnswers(workspace, &tally, solutions: true)
             try checkKnownBad(workspace, try allPatches(workspace), &tally)
         } else {
@@ -76,6 +79,64 @@ enum VerifyCommand {
         }
     }
 
+    /// The code shown in the lessons is code that compiles in the package (design.md). Each
+    /// ```swift block becomes a file of its own, importing SocketKit and the lesson's module:
+    /// declarations go inside an enum (so blocks cannot collide), statements inside a function.
+    private static func checkLessonCode(_ workspace: Workspace, _ tally: inout Tally) throws {
+        let swiftc = workspace.swift.deletingLastPathComponent().appendingPathComponent("swiftc")
+        let modules = workspace.file(".build/debug/Modules")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("workbook-snippets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        for lesson in Curriculum.lessons {
+            guard let text = try? String(contentsOf: workspace.file(lesson.prose), encoding: .utf8) else {
+                tally.record(false, "\(lesson.prose) exists")
+                continue
+            }
+            let blocks = swiftBlocks(in: text)
+            var problems: [String] = []
+            for (index, block) in blocks.enumerated() {
+                let file = scratch.appendingPathComponent("\(lesson.tag)_\(index + 1).swift")
+                let body = declaresSomething(block.code) ? "enum Snippet {\n\(block.code)\n}\n" : "func snippet() throws {\n\(block.code)\n}\n"
+                try Data("import Foundation\nimport SocketKit\nimport \(lesson.tag)\n\n\(body)".utf8).write(to: file)
+                let (ending, output) = try ChildProcess.run(
+                    swiftc, ["-typecheck", "-swift-version", "6", "-I", modules.path, file.path], seconds: 120)
+                let complaints = output.split(separator: "\n").filter { $0.contains("error:") || $0.contains("warning:") }
+                if ending != .exited(0) || !complaints.isEmpty {
+                    problems.append("the block at \(lesson.prose):\(block.line):\n" + complaints.prefix(4).map { "  " + $0.replacingOccurrences(of: file.path, with: "block") }.joined(separator: "\n"))
+                }
+            }
+            tally.record(problems.isEmpty, "\(lesson.prose): all \(blocks.count) Swift blocks typecheck", detail: problems.joined(separator: "\n"))
+        }
+    }
+
+    /// The ```swift blocks of a Markdown text, with the line each starts on.
+    private static func swiftBlocks(in text: String) -> [(code: String, line: Int)] {
+        var blocks: [(String, Int)] = []
+        var current: [Substring]?
+        var start = 0
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if current == nil, line.trimmingCharacters(in: .whitespaces) == "```swift" {
+                current = []
+                start = number + 2
+            } else if current != nil, line.trimmingCharacters(in: .whitespaces) == "```" {
+                blocks.append((current!.joined(separator: "\n"), start))
+                current = nil
+            } else {
+                current?.append(line)
+            }
+        }
+        return blocks
+    }
+
+    /// True when a block declares things (func, struct...) rather than running statements.
+    private static func declaresSomething(_ code: String) -> Bool {
+        let first = code.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .first { !$0.isEmpty && !$0.hasPrefix("//") } ?? ""
+        let words = first.split(separator: " ").map(String.init).drop { $0.hasPrefix("@") || ["public", "private", "fileprivate", "internal", "final", "static"].contains($0) }
+        return ["func", "struct", "enum", "extension", "class", "typealias", "protocol"].contains(words.first ?? "")
+    }
+
     private static func allPatches(_ workspace: Workspace) throws -> [URL] {
         let folder = workspace.file("KnownBad")
         return Curriculum.lessons.flatMap { lesson -> [URL] in
@@ -116,9 +177,10 @@ enum VerifyCommand {
                 continue
             }
             defer { _ = try? runPatch(patch, in: folder, reverse: true) }
-            // Graded once, and once more after a forced rebuild if the hint was missing: a
-            // stale build of the previous variant was seen once in CI. A grader that really
-            // misses the mistake misses it both times; a retry is always said.
+            // Graded once, and once more after a forced rebuild if the hint was missing. (The
+            // build step already forgets stale objects; the retry is a second line of defence
+            // against a stale build, and is always said.) A grader that really misses the
+            // mistake misses it both times.
             var attempt = 0
             var failing: [CheckResult] = []
             var hinted: [CheckResult] = []
