@@ -5,7 +5,7 @@ import GradingHarness
 /// on itself"), as .ci/run uses them.
 enum VerifyCommand {
     static let help = """
-        usage: swift run workbook verify [KnownBad/LessonNN/name.patch ...]
+        usage: swift run workbook verify [--only STEP] [KnownBad/LessonNN/name.patch ...]
 
         The workbook's self-checks, for maintainers and CI:
           1. every exercise is still its original stub (Exercises/ equals Exercises/.pristine/);
@@ -15,20 +15,27 @@ enum VerifyCommand {
              warnings), importing SocketKit and its lesson's module;
           5. every known-bad answer in KnownBad/ (a patch against Solutions/ naming the hint it
              must get, "# expect-hint: id") is rejected, with that hint.
-        With patch files named, runs step 5 for those only.
+        With patch files named, runs step 5 for those only. --only runs one step:
+        pristine, stubs, lessons, solutions or known-bad (every step runs by default).
         Ends with "N passed, N failed"; exit status 1 when anything failed.
         """
 
     static func run(_ words: [String]) throws -> Int32 {
-        let arguments = try Arguments(words, command: "verify")
+        let arguments = try Arguments(words, flags: ["only"], command: "verify")
+        let steps = ["pristine", "stubs", "lessons", "solutions", "known-bad"]
+        let only = arguments.values["only"]
+        if let only, !steps.contains(only) {
+            throw WorkbookError.usage("--only takes one of \(steps.joined(separator: ", ")), not \"\(only)\"")
+        }
         let workspace = try Workspace.find()
         var tally = Tally()
         if arguments.positional.isEmpty {
-            checkPristine(workspace, &tally)
-            try checkAnswers(workspace, &tally, solutions: false)
-            try checkLessonCode(workspace, &tally)  // against the modules the stubs just built
-            try checkAnswers(workspace, &tally, solutions: true)
-            try checkKnownBad(workspace, try allPatches(workspace), &tally)
+            let runs = { (step: String) in only == nil || only == step }
+            if runs("pristine") { checkPristine(workspace, &tally) }
+            if runs("stubs") { try checkAnswers(workspace, &tally, solutions: false) }
+            if runs("lessons") { try checkLessonCode(workspace, &tally) }
+            if runs("solutions") { try checkAnswers(workspace, &tally, solutions: true) }
+            if runs("known-bad") { try checkKnownBad(workspace, try allPatches(workspace), &tally) }
         } else {
             try checkKnownBad(workspace, arguments.positional.map { workspace.file($0) }, &tally)
         }
@@ -83,6 +90,12 @@ enum VerifyCommand {
     /// ```swift block becomes a file of its own, importing SocketKit and the lesson's module:
     /// declarations go inside an enum (so blocks cannot collide), statements inside a function.
     private static func checkLessonCode(_ workspace: Workspace, _ tally: inout Tally) throws {
+        // The lesson modules' interfaces, from a build of the stubs (same API as the solutions).
+        let grader = Grader(workspace: workspace, environment: ["WORKBOOK_SOLUTIONS": nil, "WORKBOOK_ANSWERS": nil])
+        if let errors = try grader.build(for: Curriculum.lessons) {
+            tally.record(false, "Exercises/ builds (needed to typecheck the lessons' code)", detail: errors)
+            return
+        }
         let swiftc = workspace.swift.deletingLastPathComponent().appendingPathComponent("swiftc")
         let modules = workspace.file(".build/debug/Modules")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("workbook-snippets-\(UUID().uuidString)")
