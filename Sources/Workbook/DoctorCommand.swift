@@ -51,8 +51,9 @@ enum DoctorCommand {
             note(.problem, "the graders do not build", "the compiler says:\n" + errors + "\n    if the errors are in Exercises/, fix your code (or: swift run workbook reset N)")
         } else {
             let bundle = try grader.testBundle
-            let (ending, output) = try ChildProcess.run(bundle, ["--list-tests"], seconds: 60)
-            let count = output.split(separator: "\n").filter { $0.contains("Graders.") }.count
+            let count = try Curriculum.lessons.map { try grader.checkNames($0, bundle: bundle).count }.reduce(0, +)
+            let ending: ChildProcess.Ending = count > 0 ? .exited(0) : .exited(1)
+            let output = "no grader checks were listed by \(bundle.path)"
             if ending == .exited(0), count > 0 {
                 note(.ok, "XCTest loads the graders: \(count) checks in \(Curriculum.lessons.count) lessons")
             } else {
