@@ -5,7 +5,7 @@
 ///     expected: a listener on 127.0.0.1
 ///     actual:   a listener on 0.0.0.0:40211
 ///     wire:
-///       (no connection was made)
+///       (nothing was recorded on the wire)
 ///     hint [any-address]: ...
 public struct CheckFailure: Error, CustomStringConvertible, Sendable {
     public let check: String

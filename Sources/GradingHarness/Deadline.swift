@@ -4,6 +4,12 @@ import Foundation
 public struct CallBlocked: Error, Sendable {
     public let call: String
     public let seconds: Double
+    /// True when the call's thread was still using the processor after the deadline (a
+    /// loop that never waits), false when it sat in a system call (blocked).
+    public let spinning: Bool
+
+    /// "still blocked" or "still running (spinning)": what the learner's thread was doing.
+    public var state: String { spinning ? "still running (spinning, using the processor)" : "still blocked" }
 }
 
 /// Runs learner code with a time limit, so a grader never hangs.
@@ -23,27 +29,83 @@ public enum Deadline {
         unblock: @escaping @Sendable () -> Void = {},
         _ body: @escaping @Sendable () throws -> Result
     ) throws -> Result {
+        try measure(call, seconds: seconds, unblock: unblock, body).result.get()
+    }
+
+    /// What a call did, with the time it took and the processor time its thread used.
+    public struct Measured<Value: Sendable>: Sendable {
+        public let result: Swift.Result<Value, any Error>
+        /// Wall-clock seconds from the call to its return.
+        public let seconds: Double
+        /// Processor seconds the call's thread used (CLOCK_THREAD_CPUTIME_ID): near zero for
+        /// a call that waits in poll/recv/send, close to `seconds` for one that spins.
+        public let cpuSeconds: Double
+    }
+
+    /// Like `run`, but hands back the call's outcome with its wall and processor time, so a
+    /// check can tell a call that waited from one that spun.
+    public static func measure<Result: Sendable>(
+        _ call: String,
+        seconds: Double = standard,
+        unblock: @escaping @Sendable () -> Void = {},
+        _ body: @escaping @Sendable () throws -> Result
+    ) throws -> Measured<Result> {
         let outcome = Outcome<Result>()
         let done = DispatchSemaphore(value: 0)
+        let started = Clock.now
         let thread = Thread {
-            outcome.set(Swift.Result { try body() })
+            outcome.setClock(ThreadClock.current())
+            let cpuBefore = ThreadClock.ownSeconds()
+            let result = Swift.Result { try body() }
+            outcome.set(result, seconds: Clock.now - started, cpu: ThreadClock.ownSeconds() - cpuBefore)
             done.signal()
         }
         thread.name = "learner: \(call)"
         thread.start()
         if done.wait(timeout: .now() + seconds) == .timedOut {
+            // Spinning or waiting? Watch the thread's processor time for a moment.
+            let clock = outcome.clock
+            let before = clock.flatMap(ThreadClock.seconds)
+            Thread.sleep(forTimeInterval: 0.1)
+            let after = clock.flatMap(ThreadClock.seconds)
+            let spinning = before != nil && after != nil && after! - before! > 0.05
             unblock()
             _ = done.wait(timeout: .now() + 1.0)  // let it unwind and close what it opened
-            throw CallBlocked(call: call, seconds: seconds)
+            throw CallBlocked(call: call, seconds: seconds, spinning: spinning)
         }
-        return try outcome.get()!.get()
+        let (result, wall, cpu) = outcome.get()!
+        return Measured(result: result, seconds: wall, cpuSeconds: cpu)
+    }
+}
+
+/// A thread's processor-time clock, readable from another thread.
+enum ThreadClock {
+    /// The calling thread's clock id.
+    static func current() -> clockid_t? {
+        var clock = clockid_t()
+        return pthread_getcpuclockid(pthread_self(), &clock) == 0 ? clock : nil
+    }
+
+    /// The processor seconds a thread's clock shows (nil once the thread is gone).
+    static func seconds(_ clock: clockid_t) -> Double? {
+        var time = timespec()
+        guard clock_gettime(clock, &time) == 0 else { return nil }
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    /// The calling thread's own processor seconds.
+    static func ownSeconds() -> Double {
+        seconds(CLOCK_THREAD_CPUTIME_ID) ?? 0
     }
 }
 
 /// The result handed from the learner's thread back to the grader.
 private final class Outcome<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var value: Result<Value, any Error>?
-    func set(_ value: Result<Value, any Error>) { lock.withLock { self.value = value } }
-    func get() -> Result<Value, any Error>? { lock.withLock { value } }
+    private var value: (Result<Value, any Error>, Double, Double)?
+    private var threadClock: clockid_t?
+    func setClock(_ clock: clockid_t?) { lock.withLock { threadClock = clock } }
+    var clock: clockid_t? { lock.withLock { threadClock } }
+    func set(_ value: Result<Value, any Error>, seconds: Double, cpu: Double) { lock.withLock { self.value = (value, seconds, cpu) } }
+    func get() -> (Result<Value, any Error>, Double, Double)? { lock.withLock { value } }
 }

@@ -12,9 +12,13 @@ import SocketKit
 public struct Probe: Sendable {
     public let check: String
     public let transcript = Transcript()
+    /// Where this check's sizes, split points and gaps come from: the run's seed (printed in
+    /// every failure) mixed with the check's name.
+    public let random: SeededGenerator
 
     public init(_ check: String) {
         self.check = check
+        self.random = GradingSeed.generator(for: check)
     }
 
     /// A failure of this check, with the transcript so far.
@@ -66,23 +70,40 @@ public struct Probe: Sendable {
         leakHint: (Result, [Int32]) -> Hint? = { _, _ in nil },
         _ body: @escaping @Sendable () throws -> Result
     ) throws -> Swift.Result<Result, any Error> {
+        try measure(
+            function, returns: descriptors, seconds: seconds, unblock: unblock, blockedHint: blockedHint,
+            leakHint: leakHint, body
+        ).result
+    }
+
+    /// Like `attempt`, and also hands back how long the call took and the processor time its
+    /// thread used: a check can ask for a prompt answer (a lower bound on time as well as an
+    /// upper one) or for a wait that does not spin.
+    public func measure<Result: Sendable>(
+        _ function: String,
+        returns descriptors: (Result) -> [Int32] = { _ in [] },
+        seconds: Double = Deadline.standard,
+        unblock: @escaping @Sendable () -> Void = {},
+        blockedHint: Hint? = nil,
+        spinningHint: Hint? = nil,
+        leakHint: (Result, [Int32]) -> Hint? = { _, _ in nil },
+        _ body: @escaping @Sendable () throws -> Result
+    ) throws -> Deadline.Measured<Result> {
         let before = DescriptorCensus.take()
-        let outcome: Swift.Result<Result, any Error>
+        let measured: Deadline.Measured<Result>
         do {
-            outcome = .success(try Deadline.run(function, seconds: seconds, unblock: unblock, body))
-        } catch let notStarted as NotStarted {
-            throw notStarted
+            measured = try Deadline.measure(function, seconds: seconds, unblock: unblock, body)
         } catch let blocked as CallBlocked {
             // Unblocking makes the peers act (they read end-of-file, answer, close): give
             // them a moment, so the transcript shows what that call led to.
             Thread.sleep(forTimeInterval: 0.2)
             throw fail(
                 expected: "\(function) to return within \(Self.seconds(blocked.seconds))",
-                actual: "it was still blocked after \(Self.seconds(blocked.seconds)); the harness unblocked it and moved on",
-                hint: blockedHint)
-        } catch {
-            outcome = .failure(error)
+                actual: "it was \(blocked.state) after \(Self.seconds(blocked.seconds)); the harness unblocked it and moved on",
+                hint: blocked.spinning ? (spinningHint ?? blockedHint) : blockedHint)
         }
+        if case .failure(let error) = measured.result, error is NotStarted { throw error }
+        let outcome = measured.result
         let handedBack = Set((try? outcome.get()).map(descriptors) ?? [])
         let leaked = DescriptorCensus.take().added(since: before).subtracting(handedBack)
         guard leaked.isEmpty else {
@@ -104,7 +125,15 @@ public struct Probe: Sendable {
                 actual: "it \(result) and left \(leaked.count) socket(s) open: \(what)",
                 hint: hint)
         }
-        return outcome
+        return measured
+    }
+
+    /// How a returned value reads in a failure: "it returned without throwing" for a
+    /// function that returns nothing, "it returned 5" otherwise.
+    public static func returned<Value>(_ value: Value) -> String {
+        if value is Void { return "it returned without throwing" }
+        if let fd = value as? Int32 { return "it returned \(Inspect.describe(fd))" }
+        return "it returned \(value)"
     }
 
     static func seconds(_ value: Double) -> String {

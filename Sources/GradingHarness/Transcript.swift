@@ -63,7 +63,7 @@ public final class Transcript: @unchecked Sendable {
     /// The transcript as the failure message shows it, indented by `indent`.
     public func rendered(indent: String = "  ") -> String {
         let connections = lock.withLock { self.connections }
-        guard !connections.isEmpty else { return indent + "(no connection was made)" }
+        guard !connections.isEmpty else { return indent + "(nothing was recorded on the wire)" }
         var lines: [String] = []
         for (number, connection) in connections.enumerated() {
             lines.append("\(indent)connection \(number + 1): \(connection.title)")

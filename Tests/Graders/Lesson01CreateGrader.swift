@@ -5,6 +5,11 @@ import XCTest
 
 /// Grades Exercises/Lesson01/CreateSocket.swift. Checklist rows 1, 2 and 3.
 final class Lesson01CreateGrader: GraderCase {
+    // Rule 5: an answer may import only SocketKit and the toolchain's own modules.
+    func test0_importsOnlySocketKitAndTheToolchain() throws {
+        try checkImports(1)
+    }
+
     static let kinds: [(AddressFamily, SocketType)] = [
         (.inet, .stream), (.inet, .datagram), (.inet6, .stream), (.inet6, .datagram), (.unix, .stream), (.unix, .datagram),
     ]

@@ -5,6 +5,11 @@ import XCTest
 
 /// Grades Exercises/Lesson02/Listener.swift. Checklist rows 3, 4, 5, 6 and 7.
 final class Lesson02ListenGrader: GraderCase {
+    // Rule 5: an answer may import only SocketKit and the toolchain's own modules.
+    func test0_importsOnlySocketKitAndTheToolchain() throws {
+        try checkImports(2)
+    }
+
     // Row 4: a listener on the loopback address it was given, and listening.
     func test1_makeListenerBindsTheAddressGiven() throws {
         try grade {

@@ -6,6 +6,11 @@ import XCTest
 
 /// Grades Exercises/Lesson03/Client.swift. Checklist rows 3, 8, 9, 17 (and 26 for connect).
 final class Lesson03ConnectGrader: GraderCase {
+    // Rule 5: an answer may import only SocketKit and the toolchain's own modules.
+    func test0_importsOnlySocketKitAndTheToolchain() throws {
+        try checkImports(3)
+    }
+
     // openConnection reaches a listening server, over IPv4 and IPv6.
     func test1_openConnectionConnects() throws {
         try grade {

@@ -5,6 +5,11 @@ import XCTest
 
 /// Grades Exercises/Lesson04/Receive.swift. Checklist rows 3 and 10 to 16.
 final class Lesson04ReceiveGrader: GraderCase {
+    // Rule 5: an answer may import only SocketKit and the toolchain's own modules.
+    func test0_importsOnlySocketKitAndTheToolchain() throws {
+        try checkImports(4)
+    }
+
     // Row 10 (and 13): bytes that arrive one at a time are collected into the whole.
     func test1_receiveExactlyCollectsDrippedBytes() throws {
         try grade {

@@ -5,6 +5,11 @@ import XCTest
 
 /// Grades Exercises/Lesson05/Datagrams.swift. Checklist rows 3 and 18 to 21.
 final class Lesson05UDPGrader: GraderCase {
+    // Rule 5: an answer may import only SocketKit and the toolchain's own modules.
+    func test0_importsOnlySocketKitAndTheToolchain() throws {
+        try checkImports(5)
+    }
+
     // A datagram socket, bound where it was asked, over IPv4 and IPv6.
     func test1_openUDPSocketBinds() throws {
         try grade {

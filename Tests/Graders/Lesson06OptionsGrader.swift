@@ -6,6 +6,11 @@ import XCTest
 /// Grades Exercises/Lesson06/Options.swift. Checklist rows 3, 16, 22 to 26. Every option
 /// is read back from the kernel; what the learner's functions return is never taken on trust.
 final class Lesson06OptionsGrader: GraderCase {
+    // Rule 5: an answer may import only SocketKit and the toolchain's own modules.
+    func test0_importsOnlySocketKitAndTheToolchain() throws {
+        try checkImports(6)
+    }
+
     // Rows 22 and 25: each flag lands on its own level, and can be turned off again.
     func test1_flagOptionsAreSetAndCleared() throws {
         try grade {

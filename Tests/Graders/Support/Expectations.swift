@@ -11,10 +11,10 @@ func expectSocketError<Value>(
     let expected = "\(function) to throw SocketError with \(errnoName(code))" + (call.map { " from \($0)()" } ?? "")
     switch outcome {
     case .success(let value):
-        let shown = (value as? Int32).map { Inspect.describe($0) } ?? "\(value)"
         let hint = returnedHint(value) ?? .uncheckedResult(call ?? "the system call")
+        let actual = Probe.returned(value)  // described before it is closed
         if let fd = value as? Int32 { closeIfOpen(fd) }
-        throw probe.fail(expected: expected, actual: "it returned \(shown)", hint: hint)
+        throw probe.fail(expected: expected, actual: actual, hint: hint)
     case .failure(let error as SocketError):
         let rightCall = call.map { error.call.hasPrefix($0) } ?? true
         switch (rightCall, error.code == code) {

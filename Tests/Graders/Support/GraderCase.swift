@@ -7,8 +7,10 @@ import XCTest
 ///
 /// - the exercise is still a stub (`NotStarted`): a skip naming the file to open, or a
 ///   failure under `WORKBOOK_STRICT=1`;
-/// - a check found a mistake (`CheckFailure`): a failure whose message teaches;
-/// - anything else the learner's code threw where it should not: a failure saying so.
+/// - a check found a mistake (`CheckFailure`): a failure whose message teaches, ending with
+///   the seed its inputs came from;
+/// - anything else thrown where it should not be: a failure in the same shape (check,
+///   expected, actual, hint), never a bare "unexpected error".
 class GraderCase: XCTestCase {
     override class func setUp() {
         super.setUp()
@@ -31,9 +33,43 @@ class GraderCase: XCTestCase {
                 throw XCTSkip(notStarted.description, file: file, line: line)
             }
         } catch let failure as CheckFailure {
-            XCTFail("\n" + failure.description, file: file, line: line)
+            XCTFail("\n" + failure.description + "\n" + seedLine, file: file, line: line)
         } catch {
-            XCTFail("unexpected error: \(error)", file: file, line: line)
+            // The harness itself met an error: usually because the learner's code closed or
+            // changed a socket the harness owns. Say so in the usual shape.
+            let failure = CheckFailure(
+                check: name, expected: "the check to run to its end",
+                actual: "the harness's own \(error) stopped it", hint: .harnessDisturbed)
+            XCTFail("\n" + failure.description + "\n" + seedLine, file: file, line: line)
         }
+    }
+
+    /// The seed this run's inputs came from, and how to see the same inputs again.
+    private var seedLine: String {
+        let lesson = Curriculum.lesson(forTestNamed: String(describing: type(of: self)))
+        return "seed:     \(GradingSeed.value) (the same inputs again: swift run workbook check \(lesson.map { "\($0.number)" } ?? "N") --seed \(GradingSeed.value))"
+    }
+
+    /// Rule 5 of "How a check earns trust": an answer may import only SocketKit and the
+    /// toolchain's own modules. Every lesson's grader runs this as its first check.
+    func checkImports(_ lesson: Int) throws {
+        try grade {
+            guard let info = Curriculum.lesson(lesson) else { return }
+            let folder = AnswerImports.answersFolder(of: info)
+            for (file, module) in AnswerImports.disallowed(in: folder) {
+                let probe = Probe("Exercise files import only SocketKit and the toolchain's modules")
+                throw probe.fail(
+                    expected: "imports of \(AnswerImports.allowed.sorted().joined(separator: ", ")) only",
+                    actual: "\(file) imports \(module)", hint: .disallowedImport(module))
+            }
+        }
+    }
+}
+
+extension Hint {
+    static let harnessDisturbed = Hint("harness-disturbed", "Something the check needed stopped working: most often because the code under test closed, shut down or changed a socket it did not create. Close only what your function opened.")
+
+    static func disallowedImport(_ module: String) -> Hint {
+        Hint("disallowed-import", "Remove `import \(module)`. An answer may use SocketKit and the toolchain's own modules (Foundation, Dispatch, Synchronization, Glibc or Darwin): the graders' harness is not part of your answer.")
     }
 }
