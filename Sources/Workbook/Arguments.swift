@@ -44,6 +44,13 @@ struct Arguments {
         return lesson
     }
 
+    /// `--seed S`: the seed the checks draw their inputs from, to replay a failure.
+    func seed() throws -> UInt64? {
+        guard let text = values["seed"] else { return nil }
+        guard let seed = UInt64(text) else { throw WorkbookError.usage("--seed takes a whole number from 0 to \(UInt64.max), not \"\(text)\"") }
+        return seed
+    }
+
     func noPositional(command: String) throws {
         if let word = positional.first { throw WorkbookError.usage("'\(command)' takes no '\(word)' (see: workbook \(command) --help)") }
     }

@@ -56,8 +56,11 @@ struct Grader {
     let workspace: Workspace
     /// Extra environment for the builds and runs (the known-bad check sets WORKBOOK_ANSWERS).
     var environment: [String: String?] = [:]
-    /// Longest a lesson's grading may take before it is killed.
+    /// Longest a check's process may take before it is killed.
     var limit: Double = 120
+    /// The seed the checks draw their inputs from (WORKBOOK_SEED); nil: the graders' default.
+    /// Given to the grading runs only, never to the build, so it costs no rebuild.
+    var seed: UInt64?
 
     static let testProduct = "SocketWorkbookPackageTests"
 
@@ -69,7 +72,7 @@ struct Grader {
         if lessons.contains(where: { $0.number == 3 }) { products.append("grader-child") }
         for product in products {
             let (ending, output) = try workspace.runSwift(["build", "--product", product], environment: environment)
-            if ending != .exited(0) { return Self.compilerErrors(output) }
+            if ending != .exited(0) { return compilerErrors(output) }
         }
         return nil
     }
@@ -106,16 +109,31 @@ struct Grader {
         }
     }
 
-    /// The compiler's error lines (each with the two lines that show where), without the rest.
-    static func compilerErrors(_ output: String) -> String {
-        let lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    /// The compiler's errors, each whole: its first line, then every line of its source
+    /// excerpt (the offending line and the marker under it) up to the blank line that ends
+    /// it; each error once, paths relative to the package.
+    func compilerErrors(_ output: String) -> String {
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.replacingOccurrences(of: workspace.root.path + "/", with: "") }
         var picked: [String] = []
         var seen = Set<String>()
-        for (index, line) in lines.enumerated() where line.contains("error:") && !line.hasPrefix("error: fatalError") {
-            guard seen.insert(line).inserted else { continue }
-            picked.append(contentsOf: lines[index..<min(lines.count, index + 3)])
+        var index = 0
+        while index < lines.count {
+            let line = lines[index]
+            index += 1
+            guard line.contains("error:"), !line.hasPrefix("error: fatalError"), !line.hasPrefix(" "),
+                  !line.contains("|"), seen.insert(line).inserted else { continue }
+            picked.append(line)
+            // The excerpt: numbered source lines ("18 |"), markers ("   |"), notes; it ends
+            // at a blank line or at the next diagnostic.
+            while index < lines.count, !lines[index].isEmpty, lines[index].contains("|") {
+                picked.append(lines[index])
+                index += 1
+            }
+            picked.append("")
         }
-        return picked.isEmpty ? lines.suffix(20).joined(separator: "\n") : picked.prefix(40).joined(separator: "\n")
+        if picked.isEmpty { return lines.suffix(20).joined(separator: "\n") }
+        return picked.prefix(80).joined(separator: "\n").trimmingCharacters(in: .newlines)
     }
 
     var testBundle: URL {
@@ -152,61 +170,101 @@ struct Grader {
         }
     }
 
-    /// Grades one lesson in its own process. The bundle must be built.
+    /// The answer files of `lesson` that import a module an answer may not use, as one line
+    /// each ("Exercises/Lesson03/Client.swift imports GradingHarness ..."); empty when none.
+    func disallowedImports(_ lesson: LessonInfo) -> [String] {
+        let folder = answersFolder.hasPrefix("/") ? URL(fileURLWithPath: answersFolder) : workspace.file(answersFolder)
+        return AnswerImports.disallowed(in: folder.appendingPathComponent(lesson.tag)).map { found in
+            "\(answersFolder)/\(found.file) imports \(found.module): an answer may import only SocketKit and the toolchain's modules (Foundation, Dispatch, Synchronization, Glibc, Darwin)"
+        }
+    }
+
+    /// At most this many grading processes run at once: most checks wait on purpose (for a
+    /// timeout, a drip, a peer), so more processes than the two cores still pay off.
+    static let slots = DispatchSemaphore(value: 4)
+
+    /// Grades one lesson: each check in a process of its own, several at a time, so a
+    /// lesson's verdict takes about as long as its slowest check, and a crash or a hang in
+    /// one check never hides another's result. The bundle must be built.
     func grade(_ lesson: LessonInfo, bundle: URL) throws -> LessonResult {
         let names = try checkNames(lesson, bundle: bundle)
+        let imports = disallowedImports(lesson)
+        if !imports.isEmpty {
+            // Never run an answer that could reach into the harness: it could grade itself.
+            // The import check fails (with the graders' hint id); the rest are not run.
+            let hint = "hint [disallowed-import]: remove the import; the graders' harness is not part of your answer."
+            let checks = names.map { name in
+                name.hasPrefix("test0_")
+                    ? CheckResult(name: name, verdict: .failed, messages: [hint])
+                    : CheckResult(name: name, verdict: .notRun, messages: [])
+            }
+            return LessonResult(lesson: lesson, checks: checks, problem: imports.joined(separator: "\n"))
+        }
+        let box = ResultsBox<CheckRun>(count: names.count)
+        DispatchQueue.concurrentPerform(iterations: names.count) { index in
+            Self.slots.wait()
+            defer { Self.slots.signal() }
+            box.set(index, run(check: names[index], of: lesson, bundle: bundle))
+        }
+        let runs = box.values
+        let problems = runs.compactMap(\.problem)
+        let checks = runs.map(\.result)
+        return LessonResult(lesson: lesson, checks: checks, problem: problems.isEmpty ? nil : problems.joined(separator: "\n"))
+    }
+
+    /// One check's result, and what went wrong with its process, if anything.
+    private struct CheckRun {
+        let result: CheckResult
+        let problem: String?
+    }
+
+    /// Runs one check in its own process and reads its result from the results stream.
+    private func run(check name: String, of lesson: LessonInfo, bundle: URL) -> CheckRun {
         let results = FileManager.default.temporaryDirectory.appendingPathComponent("workbook-results-\(UUID().uuidString).jsonl")
         defer { try? FileManager.default.removeItem(at: results) }
         var runEnvironment = environment
         runEnvironment["WORKBOOK_RESULTS"] = results.path
+        if let seed { runEnvironment["WORKBOOK_SEED"] = String(seed) }
         runEnvironment.updateValue(nil, forKey: "WORKBOOK_STRICT")  // the workbook tells not started apart itself
         #if os(macOS)
-        let filter = ["-XCTest", "Graders.\(lesson.grader)"]
+        let filter = ["-XCTest", "Graders.\(lesson.grader)/\(name)"]
         #else
-        let filter = ["Graders.\(lesson.grader)"]
+        let filter = ["Graders.\(lesson.grader)/\(name)"]
         #endif
         let (program, arguments) = runner(bundle, filter)
-        let (ending, output) = try ChildProcess.run(
+        guard let (ending, output) = try? ChildProcess.run(
             program, arguments, environment: runEnvironment, directory: workspace.root, seconds: limit)
-
-        let events = ResultsStream.read(results.path)
-        var finished: [String: CheckEvent] = [:]
-        for event in events where event.kind == .finished { finished[Self.method(event.test)] = event }
-        let running = events.last { $0.kind == .started && finished[Self.method($0.test)] == nil }.map { Self.method($0.test) }
-
-        var problem: String?
+        else {
+            return CheckRun(result: CheckResult(name: name, verdict: .notRun, messages: []), problem: "the grader could not be started")
+        }
+        let finished = ResultsStream.read(results.path).last { $0.kind == .finished && Self.method($0.test) == name }
+        if let finished {
+            let verdict: Verdict = switch finished.status {
+            case .passed?: .passed
+            case .notStarted?: .notStarted
+            default: .failed
+            }
+            return CheckRun(result: CheckResult(name: name, verdict: verdict, messages: finished.messages), problem: nil)
+        }
+        let problem: String
+        let verdict: Verdict
         switch ending {
-        case .exited: break
         case .killedBy(let signal):
-            problem = "your code crashed the grader (signal \(signal)\(signal == SIGILL || signal == SIGTRAP ? ": a Swift trap" : ""))"
-                + (running.map { " during \($0)" } ?? "") + Self.crashLines(output)
+            verdict = .crashed
+            problem = "your code crashed the grader (signal \(signal)\(signal == SIGILL || signal == SIGTRAP ? ": a Swift trap" : "")) during \(name)" + Self.crashLines(output)
         case .timedOut:
-            problem = "the grader did not finish within \(Int(limit)) s" + (running.map { "; it was in \($0)" } ?? "")
+            verdict = .timedOut
+            problem = "the grader did not finish within \(Int(limit)) s; it was in \(name)"
+        case .exited:
+            verdict = .crashed
+            problem = "\(name) ended without a result: the grader printed\n" + output.split(separator: "\n").suffix(15).joined(separator: "\n")
         }
-        if problem == nil && finished.isEmpty {
-            problem = "no checks ran: the grader printed\n" + output.split(separator: "\n").suffix(15).joined(separator: "\n")
-        }
-
-        let checks = names.map { name -> CheckResult in
-            if let event = finished[name] {
-                let verdict: Verdict = switch event.status {
-                case .passed?: .passed
-                case .notStarted?: .notStarted
-                default: .failed
-                }
-                return CheckResult(name: name, verdict: verdict, messages: event.messages)
-            }
-            if name == running {
-                return CheckResult(name: name, verdict: ending == .timedOut ? .timedOut : .crashed, messages: problem.map { [$0] } ?? [])
-            }
-            return CheckResult(name: name, verdict: .notRun, messages: [])
-        }
-        return LessonResult(lesson: lesson, checks: checks, problem: problem)
+        return CheckRun(result: CheckResult(name: name, verdict: verdict, messages: [problem]), problem: problem)
     }
 
-    /// Grades several lessons, two processes at a time (the machine has two cores), in order.
+    /// Grades several lessons, two at a time, in order (each lesson's checks share `slots`).
     func grade(_ lessons: [LessonInfo], bundle: URL) -> [LessonResult] {
-        let box = ResultsBox(count: lessons.count)
+        let box = ResultsBox<LessonResult>(count: lessons.count)
         DispatchQueue.concurrentPerform(iterations: lessons.count) { index in
             let lesson = lessons[index]
             let result = (try? grade(lesson, bundle: bundle))
@@ -229,10 +287,10 @@ struct Grader {
 }
 
 /// Results filled in by concurrent grading, read once all are in.
-private final class ResultsBox: @unchecked Sendable {
+private final class ResultsBox<Value>: @unchecked Sendable {
     private let lock = NSLock()
-    private var slots: [LessonResult?]
+    private var slots: [Value?]
     init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: LessonResult) { lock.withLock { slots[index] = value } }
-    var values: [LessonResult] { lock.withLock { slots.compactMap { $0 } } }
+    func set(_ index: Int, _ value: Value) { lock.withLock { slots[index] = value } }
+    var values: [Value] { lock.withLock { slots.compactMap { $0 } } }
 }

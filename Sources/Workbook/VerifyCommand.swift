@@ -5,7 +5,7 @@ import GradingHarness
 /// on itself"), as .ci/run uses them.
 enum VerifyCommand {
     static let help = """
-        usage: swift run workbook verify [--only STEP] [KnownBad/LessonNN/name.patch ...]
+        usage: swift run workbook verify [--only STEP] [KnownBad/LessonNN/name.patch | KnownGood/LessonNN/name.swift ...]
 
         The workbook's self-checks, for maintainers and CI:
           1. every exercise is still its original stub (Exercises/ equals Exercises/.pristine/);
@@ -14,15 +14,17 @@ enum VerifyCommand {
           4. every Swift block in Lessons/*.md typechecks against the package (Swift 6 mode, no
              warnings), importing SocketKit and its lesson's module;
           5. every known-bad answer in KnownBad/ (a patch against Solutions/ naming the hint it
-             must get, "# expect-hint: id") is rejected, with that hint.
-        With patch files named, runs step 5 for those only. --only runs one step:
-        pristine, stubs, lessons, solutions or known-bad (every step runs by default).
+             must get, "# expect-hint: id") is rejected, with that hint;
+          6. every known-good answer in KnownGood/ (a whole lesson file, correct but written in
+             an unusual style) passes every check: a stricter check must never reject correct code.
+        With files named, runs step 5 or 6 for those only. --only runs one step: pristine,
+        stubs, lessons, solutions, known-bad or known-good (every step runs by default).
         Ends with "N passed, N failed"; exit status 1 when anything failed.
         """
 
     static func run(_ words: [String]) throws -> Int32 {
         let arguments = try Arguments(words, flags: ["only"], command: "verify")
-        let steps = ["pristine", "stubs", "lessons", "solutions", "known-bad"]
+        let steps = ["pristine", "stubs", "lessons", "solutions", "known-bad", "known-good"]
         let only = arguments.values["only"]
         if let only, !steps.contains(only) {
             throw WorkbookError.usage("--only takes one of \(steps.joined(separator: ", ")), not \"\(only)\"")
@@ -35,9 +37,17 @@ enum VerifyCommand {
             if runs("stubs") { try checkAnswers(workspace, &tally, solutions: false) }
             if runs("lessons") { try checkLessonCode(workspace, &tally) }
             if runs("solutions") { try checkAnswers(workspace, &tally, solutions: true) }
-            if runs("known-bad") { try checkKnownBad(workspace, try allPatches(workspace), &tally) }
+            if runs("known-bad") { try checkKnownBad(workspace, allAnswers(workspace, in: "KnownBad", ending: ".patch"), &tally) }
+            if runs("known-good") { try checkKnownGood(workspace, allAnswers(workspace, in: "KnownGood", ending: ".swift"), &tally) }
         } else {
-            try checkKnownBad(workspace, arguments.positional.map { workspace.file($0) }, &tally)
+            let files = arguments.positional.map { workspace.file($0) }
+            let patches = files.filter { $0.pathExtension == "patch" }
+            let goods = files.filter { $0.pathExtension == "swift" }
+            if patches.count + goods.count < files.count {
+                throw WorkbookError.usage("verify takes KnownBad/LessonNN/name.patch or KnownGood/LessonNN/name.swift files")
+            }
+            if !patches.isEmpty { try checkKnownBad(workspace, patches, &tally) }
+            if !goods.isEmpty { try checkKnownGood(workspace, goods, &tally) }
         }
         print("verify: \(tally.passed) passed, \(tally.failed) failed")
         return tally.failed == 0 ? 0 : 1
@@ -150,11 +160,45 @@ enum VerifyCommand {
         return ["func", "struct", "enum", "extension", "class", "typealias", "protocol"].contains(words.first ?? "")
     }
 
-    private static func allPatches(_ workspace: Workspace) throws -> [URL] {
-        let folder = workspace.file("KnownBad")
+    /// The files of `folder`/LessonNN/ ending in `ending`, lesson by lesson.
+    private static func allAnswers(_ workspace: Workspace, in folder: String, ending: String) -> [URL] {
+        let base = workspace.file(folder)
         return Curriculum.lessons.flatMap { lesson -> [URL] in
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent(lesson.tag).path)) ?? []
-            return names.filter { $0.hasSuffix(".patch") }.sorted().map { folder.appendingPathComponent(lesson.tag).appendingPathComponent($0) }
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: base.appendingPathComponent(lesson.tag).path)) ?? []
+            return names.filter { $0.hasSuffix(ending) }.sorted().map { base.appendingPathComponent(lesson.tag).appendingPathComponent($0) }
+        }
+    }
+
+    /// Each known-good answer replaces its lesson's file in a staged copy of Solutions/; that
+    /// lesson is graded and every check must pass.
+    private static func checkKnownGood(_ workspace: Workspace, _ answers: [URL], _ tally: inout Tally) throws {
+        let staging = workspace.file("KnownGood/.staging")
+        try? FileManager.default.removeItem(at: staging)
+        try FileManager.default.copyItem(at: workspace.file("Solutions"), to: staging)
+        defer { try? FileManager.default.removeItem(at: staging) }
+        let grader = Grader(workspace: workspace, environment: ["WORKBOOK_ANSWERS": "KnownGood/.staging", "WORKBOOK_SOLUTIONS": nil], limit: 120)
+        for answer in answers {
+            let lessonTag = answer.deletingLastPathComponent().lastPathComponent
+            let name = "\(lessonTag)/\(answer.lastPathComponent)"
+            guard let lesson = Curriculum.lessons.first(where: { $0.tag == lessonTag }) else {
+                tally.record(false, "\(name): not a known-good answer of a lesson (KnownGood/LessonNN/name.swift)")
+                continue
+            }
+            let target = staging.appendingPathComponent(lesson.exercise.replacingOccurrences(of: "Exercises/", with: ""))
+            try restore(lessonTag, workspace: workspace, staging: staging)
+            try FileManager.default.removeItem(at: target)
+            try FileManager.default.copyItem(at: answer, to: target)
+            touchSources(target.deletingLastPathComponent())
+            defer { try? restore(lessonTag, workspace: workspace, staging: staging) }
+            if let errors = try grader.build(for: [lesson]) {
+                tally.record(false, "\(name): the known-good answer does not compile", detail: errors)
+                continue
+            }
+            let result = try grader.grade(lesson, bundle: grader.testBundle)
+            let wrong = result.checks.filter { $0.verdict != .passed }
+            tally.record(result.problem == nil && wrong.isEmpty && !result.checks.isEmpty,
+                         "\(name): all \(result.checks.count) checks pass",
+                         detail: ([result.problem].compactMap { $0 } + wrong.map { "\($0.name): \($0.verdict.rawValue)\n" + $0.messages.joined(separator: "\n") }).joined(separator: "\n"))
         }
     }
 

@@ -4,7 +4,7 @@ import GradingHarness
 /// `workbook watch [N]`: checks again whenever an exercise file is saved.
 enum WatchCommand {
     static let help = """
-        usage: swift run workbook watch [N] [--checks K]
+        usage: swift run workbook watch [N] [--checks K] [--seed S]
 
         Watches your exercise files and, each time you save one, checks that lesson again and
         shows the verdict (clearing the screen first when the output is a terminal). With N,
@@ -12,10 +12,11 @@ enum WatchCommand {
         waits for saves to settle, so an editor writing a file in several steps gives one check.
 
         Stop it with Ctrl-C. --checks K stops by itself after K checks (for scripts).
+        --seed S gives the checks the inputs of seed S (see: workbook check --help).
         """
 
     static func run(_ words: [String]) throws -> Int32 {
-        let arguments = try Arguments(words, flags: ["checks"], command: "watch")
+        let arguments = try Arguments(words, flags: ["checks", "seed"], command: "watch")
         let only = try arguments.lesson(command: "watch")
         var remaining = Int.max
         if let text = arguments.values["checks"] {
@@ -24,7 +25,8 @@ enum WatchCommand {
         }
         let workspace = try Workspace.find()
         let lessons = only.map { [$0] } ?? Curriculum.lessons
-        let grader = Grader(workspace: workspace)
+        var grader = Grader(workspace: workspace)
+        grader.seed = try arguments.seed()
 
         func check(_ lesson: LessonInfo, because reason: String) throws {
             if Style.enabled { print("\u{1B}[2J\u{1B}[H", terminator: "") }
