@@ -56,6 +56,13 @@ class GraderCase: XCTestCase {
         try grade {
             guard let info = Curriculum.lesson(lesson) else { return }
             let folder = AnswerImports.answersFolder(of: info)
+            // An untouched stub has nothing to check yet: it is "not started" like the rest.
+            let file = URL(fileURLWithPath: info.exercise).lastPathComponent
+            let pristine = AnswerImports.packageRoot.appendingPathComponent("Exercises/.pristine/\(info.tag)/\(file)")
+            if let stub = FileManager.default.contents(atPath: pristine.path),
+               stub == FileManager.default.contents(atPath: folder.appendingPathComponent(file).path) {
+                throw NotStarted(fileID: "\(info.tag)/\(file)", function: "every function")
+            }
             for (file, module) in AnswerImports.disallowed(in: folder) {
                 let probe = Probe("Exercise files import only SocketKit and the toolchain's modules")
                 throw probe.fail(
