@@ -88,6 +88,10 @@ enum ProgressCommand {
         let lessons = Curriculum.lessons
         var results: [LessonResult] = []
         var compileErrors: String?
+        if !FileManager.default.fileExists(atPath: workspace.file(".build/debug/\(Grader.testProduct).xctest").path) {
+            // The first build compiles the graders and the harness: say why it takes a while.
+            printError("Building the lessons and their graders (the first time takes a minute or two)...")
+        }
         if let errors = try grader.build(for: lessons) {
             compileErrors = errors
         } else {
@@ -131,7 +135,9 @@ enum ProgressCommand {
         let next = "Next: "
         switch result.state {
         case .notStarted:
-            return next + "read \(lesson.prose), write the functions in \(lesson.exercise), then run: swift run workbook check \(lesson.number)"
+            return next + "read \(lesson.prose), write the functions in \(lesson.exercise), then run: swift run workbook check \(lesson.number)\n"
+                + "Its demo runs on your code: swift run \(lesson.demo)" + (lesson.demo.hasSuffix("-echo") || lesson.demo.hasSuffix("-udp") ? " --role server" : "")
+                + " (until you write it, it stops with \"not started\"; WORKBOOK_SOLUTIONS=1 in front of it runs the reference answer)"
         case .failing:
             let failing = result.checks.filter { $0.verdict != .passed && $0.verdict != .notStarted }.count
             return next + "lesson \(lesson.number) has \(max(failing, 1)) failing check(s): swift run workbook check \(lesson.number) shows why (and swift run workbook hint \(lesson.number) helps)."
