@@ -44,6 +44,10 @@ let package = Package(
             dependencies: ["SocketKit", "GradingHarness"] + lessons.map { .target(name: $0) },
             exclude: ["README.md"]),  // how a check earns trust: for the people who write graders
         .testTarget(name: "SupportTests", dependencies: ["SocketKit", "GradingHarness"]),
+        // The learner's scratch file (`swift run playground`): never graded, never reset.
+        .executableTarget(
+            name: "playground", dependencies: ["SocketKit"] + lessons.map { .target(name: $0) },
+            path: "Exercises/Playground"),
     ]
     + lessons.map { .target(name: $0, dependencies: ["SocketKit"], path: "\(answers)/\($0)") }
     + demos.map {
