@@ -8,7 +8,7 @@ public enum Party: String, Sendable {
 }
 
 /// One thing that happened on one connection, in order.
-public enum WireEvent: Sendable {
+public enum WireEvent: Sendable, Equatable {
     /// `from` wrote these bytes (as one `send` call).
     case bytes(from: Party, [UInt8])
     /// `from` wrote a large amount: shown as its length, digest and first bytes.
@@ -68,11 +68,37 @@ public final class Transcript: @unchecked Sendable {
         for (number, connection) in connections.enumerated() {
             lines.append("\(indent)connection \(number + 1): \(connection.title)")
             if connection.events.isEmpty { lines.append("\(indent)  (nothing was sent)") }
-            for event in connection.events {
-                lines.append(indent + "  " + Self.line(for: event))
+            for (events, repeats) in Self.folded(connection.events) {
+                lines.append(contentsOf: events.map { indent + "  " + Self.line(for: $0) })
+                if repeats > 0 {
+                    lines.append(indent + "  " + "(the same \(events.count == 1 ? "line" : "\(events.count) lines"), \(repeats) more time\(repeats == 1 ? "" : "s"))")
+                }
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The events with runs of a repeated pattern (up to 4 events long, seen 3 times or more)
+    /// folded into one pattern and a count: eight identical request/reply rounds read as one
+    /// round and "the same 2 lines, 7 more times".
+    static func folded(_ events: [WireEvent]) -> [(events: ArraySlice<WireEvent>, repeats: Int)] {
+        var result: [(ArraySlice<WireEvent>, Int)] = []
+        var index = 0
+        while index < events.count {
+            var best: (period: Int, repeats: Int) = (1, 0)
+            for period in 1...4 where index + 2 * period <= events.count {
+                let pattern = events[index..<index + period]
+                var repeats = 0
+                while index + (repeats + 2) * period <= events.count,
+                      events[(index + (repeats + 1) * period)..<(index + (repeats + 2) * period)].elementsEqual(pattern) {
+                    repeats += 1
+                }
+                if repeats >= 2 && repeats * period > best.repeats * best.period { best = (period, repeats) }
+            }
+            result.append((events[index..<index + best.period], best.repeats))
+            index += best.period * (best.repeats + 1)
+        }
+        return result
     }
 
     private static func line(for event: WireEvent) -> String {
