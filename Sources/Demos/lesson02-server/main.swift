@@ -10,37 +10,47 @@ import SocketKit
 let command = DemoCommand(
     name: "lesson02-server",
     help: """
-        usage: swift run lesson02-server [--host 127.0.0.1] [--port 8002] [--clients N]
+        usage: swift run lesson02-server [--host 127.0.0.1] [--port 8002] [--clients N] [--client-time 120]
 
         A TCP echo server: bind, listen, then accept clients one after another, printing who
         connected and what each one sent, and sending every message straight back.
 
-          --host     the IPv4 address to listen on (default 127.0.0.1: this machine only)
-          --port     the port (default 8002; 0 lets the kernel choose, and the server says which)
-          --clients  stop after serving this many clients (default: run until Ctrl-C)
+        It serves one client at a time: while one is connected, the next waits in the listen
+        queue (lesson 7, many clients, changes that). So that no client can keep the others
+        waiting for ever, each one gets --client-time seconds in all, reading and sending;
+        then the server closes that connection and takes the next client.
+
+          --host         the IPv4 address to listen on (default 127.0.0.1: this machine only);
+                         IPv4 only in this lesson, and numeric (no host names yet)
+          --port         the port (default 8002; 0 lets the kernel choose, and the server says which)
+          --clients      stop after serving this many clients, 1 to 1000000 (default: run until Ctrl-C)
+          --client-time  the most seconds one client may take, 0.001 to 86400 (default 120)
 
         Talk to it from another terminal with:  nc 127.0.0.1 8002
         """,
-    defaults: ["host": "127.0.0.1", "port": "8002", "clients": ""])
+    defaults: ["host": "127.0.0.1", "port": "8002", "clients": "", "client-time": "120"])
 let options = command.parse()
-let host = options["host"]!
-let port = command.port(options["port"]!)
-let clientLimit = options["clients"]!.isEmpty ? nil : command.count(options["clients"]!, flag: "clients")
+let host = options["host"]
+let port = command.port(options["port"])
+let clientLimit = options["clients"].isEmpty ? nil : command.count(options["clients"], flag: "clients")
+let clientTime = command.seconds(options["client-time"], flag: "client-time")
+_ = command.address(host: host, port: port, ipv4Only: true)  // lesson 2's makeListener takes IPv4 text
 
 /// Echoes everything one client sends until it closes or the connection fails.
 /// (Lesson 4 is about recv and send in depth; this loop is the simplest correct one.)
-func echo(_ connection: Int32, peer: SocketAddress) {
+/// Returns how it ended.
+func echo(_ connection: Int32, peer: SocketAddress) -> String {
     var buffer = [UInt8](repeating: 0, count: 1024)
     while true {
         let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
-        if count == 0 { return command.say("\(peer) closed the connection") }
-        if count < 0 { return command.say("\(peer): \(SocketError(call: "recv"))") }
+        if count == 0 { return "\(peer) closed the connection" }
+        if count < 0 { return "\(peer): \(SocketError(call: "recv"))" }
         let message = Array(buffer.prefix(count))
         command.say("msg=\(escaped(message)) addr=\(peer)")
         var sent = 0
         while sent < count {
             let written = message.withUnsafeBytes { send(connection, $0.baseAddress! + sent, count - sent, sendNoSignal) }
-            if written < 0 { return command.say("\(peer): \(SocketError(call: "send"))") }
+            if written < 0 { return "\(peer): \(SocketError(call: "send"))" }
             sent += written
         }
     }
@@ -62,7 +72,18 @@ command.run {
         let (connection, peer) = try acceptConnection(on: listener)
         try? suppressSIGPIPE(on: connection)  // macOS: a vanished client must not kill the server
         command.say("connected: \(peer)")
-        echo(connection, peer: peer)
+        // The clock for this client: when it runs out, the connection is shut down, and
+        // the recv or send the loop is waiting in returns.
+        let limit: TimeLimit
+        do {
+            limit = try TimeLimit(on: connection, seconds: clientTime)
+        } catch {
+            _ = close(connection)
+            throw error
+        }
+        let ending = echo(connection, peer: peer)
+        let timeUp = limit.end()
+        command.say(timeUp ? "closing \(peer): it had its \(plain(clientTime)) s (--client-time)" : ending)
         _ = close(connection)
         served += 1
     }

@@ -1,6 +1,6 @@
-// Lesson 3 demo: the tutorials' client, on YOUR openConnection and sendText
-// (Exercises/Lesson03/Client.swift). It sends each line you type and prints whatever the
-// server sends back, as it arrives.
+// Lesson 3 demo: the tutorials' client, on YOUR openConnection and sendAll
+// (Exercises/Lesson03/Client.swift). It sends what you type and prints whatever the server
+// sends back, as it arrives.
 //
 //     swift run lesson02-server              terminal 1: an echo server on 127.0.0.1:8002
 //     swift run lesson03-client              terminal 2: type lines; Ctrl-D to finish
@@ -14,22 +14,27 @@ let command = DemoCommand(
     help: """
         usage: swift run lesson03-client [--host 127.0.0.1] [--port 8002] [--wait 2]
 
-        Connects to a TCP server, sends every line you type (as UTF-8, with its newline), and
-        prints what the server sends back. At the end of your input (Ctrl-D, or the end of a
-        pipe) it shuts down its sending side, prints the rest of the server's answer, and exits.
+        Connects to a TCP server with your openConnection, sends what you type with your
+        sendAll, and prints what the server sends back. From a terminal it sends a line at a
+        time, newline included, as you press Return; from a pipe or a file, the bytes as they
+        come. Either way byte for byte: text you type goes as UTF-8, and any other bytes go
+        through unchanged. At the end of your input (Ctrl-D, or the end of a pipe) it shuts
+        down its sending side, prints the rest of the server's answer, and exits.
 
-          --host   the server's address, IPv4 or IPv6 (default 127.0.0.1)
+          --host   the server's numeric address, IPv4 or IPv6 (default 127.0.0.1)
           --port   the server's port (default 8002, where lesson02-server listens)
-          --wait   seconds to wait for the server's last words after your input ends (default 2)
+          --wait   seconds to wait on the server, 0.001 to 86400 (default 2): for the
+                   connection, for the server to take what you send, and after your input
+                   ends, for its last words
 
         Servers to try: swift run lesson02-server; or nc -l 8002 (then type in both terminals).
         """,
     defaults: ["host": "127.0.0.1", "port": "8002", "wait": "2"])
 let options = command.parse()
-let host = options["host"]!
-let port = command.port(options["port"]!)
-let wait = command.seconds(options["wait"]!, flag: "wait")
-let address: SocketAddress = host.contains(":") ? .ipv6(host: host, port: port) : .ipv4(host: host, port: port)
+let port = command.port(options["port"])
+let wait = command.seconds(options["wait"], flag: "wait")
+let address = command.address(host: options["host"], port: port)
+command.requireStandardStreams()
 
 /// Prints everything the server sends, as it comes, until it closes the connection.
 func printReplies(from fd: Int32, serverClosed: DispatchSemaphore) {
@@ -37,11 +42,12 @@ func printReplies(from fd: Int32, serverClosed: DispatchSemaphore) {
     while true {
         let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         if count > 0 {
-            FileHandle.standardOutput.write(Data(buffer.prefix(count)))
+            command.output(Array(buffer.prefix(count)))  // the bytes as they came: no decoding
             continue
         }
+        if count < 0 && errno == EINTR { continue }
         if count < 0 { command.fail("lost the connection: \(SocketError(call: "recv"))") }
-        FileHandle.standardError.write(Data("(the server closed the connection)\n".utf8))
+        command.note("(the server closed the connection)")
         serverClosed.signal()
         return
     }
@@ -50,27 +56,34 @@ func printReplies(from fd: Int32, serverClosed: DispatchSemaphore) {
 command.run {
     let fd: Int32
     do {
-        fd = try openConnection(to: address)
+        fd = try command.within(wait, or: "no connection to \(address) after \(plain(wait)) s (--wait): is its listen queue full?") {
+            try openConnection(to: address)
+        }
     } catch let error as SocketError {
         throw DemoError.cannotConnect(to: address, error)
     }
     try? suppressSIGPIPE(on: fd)  // macOS; on Linux your sendAll passes sendNoSignal
+    // A send to a server that has stopped reading waits until there is room: give up after
+    // --wait seconds (send fails with EAGAIN) instead of waiting for ever.
+    try setSocketTimeouts(fd, receive: nil, send: wait)
     command.prompt("connected to \(address); type lines, Ctrl-D to finish")
 
     let serverClosed = DispatchSemaphore(value: 0)
     Thread { printReplies(from: fd, serverClosed: serverClosed) }.start()
 
-    while let line = readLine() {
-        if line.isEmpty { continue }  // as the tutorial's client does
+    try command.forEachInputChunk { bytes in
         do {
-            try sendText(fd, line + "\n")
+            try sendAll(fd, bytes)
         } catch let error as SocketError {
+            if isTimeout(error) { throw DemoError("\(address) has taken nothing for \(plain(wait)) s (--wait): it is not reading") }
             throw DemoError("the server is gone: \(error)")
         }
     }
     // End of input: tell the server we are done sending (it reads end-of-file), and give it
     // a moment to answer before we close.
     _ = LibC.shutdown(fd, ShutdownHow.write)
-    _ = serverClosed.wait(timeout: .now() + wait)
+    if serverClosed.wait(timeout: .now() + wait) == .timedOut {
+        command.note("(the server had not closed the connection after \(plain(wait)) s (--wait); closing ours)")
+    }
     _ = close(fd)
 }

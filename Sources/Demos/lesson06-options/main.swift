@@ -20,11 +20,11 @@ let command = DemoCommand(
            the request is written in two small pieces: first as the socket comes, then after
            your setNoDelay(_:true).
 
-          --rounds  round trips to time each way (default 20)
+          --rounds  round trips to time each way, 1 to 1000 (default 20)
         """,
     defaults: ["rounds": "20"])
 let options = command.parse()
-let rounds = command.count(options["rounds"]!, flag: "rounds")
+let rounds = command.count(options["rounds"], flag: "rounds", range: 1...1000)
 
 /// What the kernel says, read with getsockopt (the demo's own reading, not your code).
 func kernelSays(_ fd: Int32) -> [(String, String)] {
@@ -116,11 +116,13 @@ command.run {
     command.say("\nRequest/response over \(address), the request written as two small pieces, \(rounds) times each way:\n")
     let fd = try openConnection(to: address, timeout: 2)
     defer { _ = close(fd) }
+    // The demo's own server always answers; still, no wait without an end: 5 s per answer.
+    try setSocketTimeouts(fd, receive: 5, send: 5)
     let nagle = try roundTrips(fd)
     try setNoDelay(fd, true)
     let noDelay = try roundTrips(fd)
     for (label, result) in [("as it comes (Nagle on)", nagle), ("with TCP_NODELAY", noDelay)] {
-        let bar = String(repeating: "#", count: min(60, Int(result.median.rounded())))
+        let bar = String(repeating: "#", count: Int(min(60, max(0, result.median)).rounded()))  // never traps: 0 to 60
         command.say("  " + label.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "median %7.3f ms  ", result.median) + bar)
     }
     command.say("""
