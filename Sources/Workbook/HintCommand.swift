@@ -19,10 +19,9 @@ enum HintCommand {
         let workspace = try Workspace.find()
         let hints = try loadHints(lesson, workspace: workspace)
 
-        var state = try WorkbookState.load(workspace)
+        var state = WorkbookState.load(workspace)
         let shown = min(hints.count, (state.hintsShown[String(lesson.number)] ?? 0) + 1)
         state.hintsShown[String(lesson.number)] = shown
-        try state.save(workspace)
 
         print(Style.bold("Lesson \(lesson.number) · \(lesson.title): hint \(shown) of \(hints.count)"))
         for (index, hint) in hints.prefix(shown).enumerated() {
@@ -31,6 +30,13 @@ enum HintCommand {
             print("\(index + 1). \(text)")
         }
         print("")
+        // The hint is shown even when the count cannot be kept; then the next one is the same.
+        do {
+            try state.save(workspace)
+        } catch {
+            fflush(nil)
+            printError("workbook: warning: \(error) (the next hint will be this one again)")
+        }
 
         // The reference answer, once the lesson passes.
         let grader = Grader(workspace: workspace)
@@ -84,16 +90,23 @@ struct WorkbookState: Codable {
     /// Lesson number (as text) -> how many hints have been shown.
     var hintsShown: [String: Int] = [:]
 
-    static func load(_ workspace: Workspace) throws -> WorkbookState {
-        let url = workspace.stateFolder.appendingPathComponent("state.json")
-        guard let data = FileManager.default.contents(atPath: url.path) else { return WorkbookState() }
+    static let file = ".workbook/state.json"
+
+    /// The saved state; a fresh one when there is none (or it cannot be read).
+    static func load(_ workspace: Workspace) -> WorkbookState {
+        guard let data = FileManager.default.contents(atPath: workspace.file(file).path) else { return WorkbookState() }
         return (try? JSONDecoder().decode(WorkbookState.self, from: data)) ?? WorkbookState()
     }
 
+    /// Saves the state, never through a link that leads outside the workbook; one line when
+    /// it cannot.
     func save(_ workspace: Workspace) throws {
-        try FileManager.default.createDirectory(at: workspace.stateFolder, withIntermediateDirectories: true)
+        let url = try workspace.writable(Self.file)
+        try FileProblem.attempt("create", ".workbook/") {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: workspace.stateFolder.appendingPathComponent("state.json"))
+        try FileProblem.attempt("write", Self.file) { try encoder.encode(self).write(to: url) }
     }
 }

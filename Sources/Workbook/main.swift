@@ -67,6 +67,6 @@ do {
     printError("workbook: \(error)")
     Shutdown.exit(error.status)
 } catch {
-    printError("workbook: \(error)")
+    printError("workbook: \(FileProblem.oneLine(error))")
     Shutdown.exit(1)
 }
