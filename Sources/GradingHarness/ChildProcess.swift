@@ -52,7 +52,7 @@ public enum ChildProcess {
         }
         if let directory { process.currentDirectoryURL = directory }
         // Output goes to a file, not a pipe: a chatty child can never block on a full pipe.
-        let capture = FileManager.default.temporaryDirectory.appendingPathComponent("workbook-child-\(UUID().uuidString).log")
+        let capture = Cleanup.shared.temporaryFile("workbook-child-", ".log")
         _ = FileManager.default.createFile(atPath: capture.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: capture) }
         let sink = try FileHandle(forWritingTo: capture)
@@ -62,7 +62,12 @@ public enum ChildProcess {
         process.standardInput = FileHandle.nullDevice
         let done = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in done.signal() }
-        try process.run()
+        // Registered as it starts, so that an interrupted workbook stops it (Cleanup.sweep).
+        let pid = try Cleanup.shared.launch {
+            try process.run()
+            return process.processIdentifier
+        }
+        defer { Cleanup.shared.ended(pid) }
         var ending: Ending
         if done.wait(timeout: .now() + seconds) == .timedOut {
             process.terminate()

@@ -14,6 +14,9 @@ enum CheckCommand {
         The checks draw sizes, split points and timings from a seed, printed in every failure;
         --seed S runs them with the same inputs again (without it: the graders' fixed default).
 
+        Ctrl-C (or SIGINT, SIGTERM, SIGHUP) stops every grading process at once and removes
+        the temporary files; the exit status is then 130 (143 for SIGTERM, 129 for SIGHUP).
+
         Exit status: 0 when every lesson checked is done, 1 otherwise, 2 for a bad command line.
         """
 

@@ -220,10 +220,13 @@ struct Grader {
 
     /// Runs one check in its own process and reads its result from the results stream.
     private func run(check name: String, of lesson: LessonInfo, bundle: URL) -> CheckRun {
-        let results = FileManager.default.temporaryDirectory.appendingPathComponent("workbook-results-\(UUID().uuidString).jsonl")
+        // In the workbook's private temporary folder, as are the check's own temporary files
+        // (TMPDIR): an interrupted workbook removes the folder (Cleanup, Shutdown).
+        let results = Cleanup.shared.temporaryFile("workbook-results-", ".jsonl")
         defer { try? FileManager.default.removeItem(at: results) }
         var runEnvironment = environment
         runEnvironment["WORKBOOK_RESULTS"] = results.path
+        if let scratch = Cleanup.shared.scratch { runEnvironment["TMPDIR"] = scratch.path }
         if let seed { runEnvironment["WORKBOOK_SEED"] = String(seed) }
         runEnvironment.updateValue(nil, forKey: "WORKBOOK_STRICT")  // the workbook tells not started apart itself
         #if os(macOS)

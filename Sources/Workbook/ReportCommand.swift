@@ -10,7 +10,8 @@ enum ReportCommand {
         Strict: a lesson counts as done only when all of its checks pass; "not started" counts
         as not done. JSON carries each check's status (passed, failed, not started, crashed,
         timed out, not run) and messages; JUnit XML suits CI dashboards; Markdown suits a
-        pull request or an LMS. Written to --output FILE, or to standard output.
+        pull request or an LMS. Written to --output FILE (checked before grading starts), or to
+        standard output.
 
         Exit status: 0 when every lesson is done, 1 otherwise, 2 for a bad command line.
         """
@@ -40,7 +41,11 @@ enum ReportCommand {
         guard ["text", "json", "junit", "markdown"].contains(format) else {
             throw WorkbookError.usage("--format must be text, json, junit or markdown, not \"\(format)\"")
         }
+        if arguments.values["output"]?.isEmpty == true { throw WorkbookError.usage("--output needs a file name (see: workbook report --help)") }
         let workspace = try Workspace.find()
+        // Opened before any grading: a path that cannot be written fails at once, not after
+        // every lesson has been graded.
+        let destination = try arguments.values["output"].map(Destination.init)
         let grader = Grader(workspace: workspace)
         let lessons = Curriculum.lessons
         let results: [LessonResult]
@@ -65,17 +70,45 @@ enum ReportCommand {
         case "markdown": text = markdown(report)
         default: text = plain(report)
         }
-        if let output = arguments.values["output"] {
-            do {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: output))
-            } catch {
-                throw WorkbookError("cannot write \(output): \(error.localizedDescription)")
-            }
-            print("wrote \(format) report to \(output): \(report.lessonsDone) of \(report.lessons.count) lessons done")
+        if let destination {
+            try destination.write(text + "\n")
+            print("wrote \(format) report to \(destination.path): \(report.lessonsDone) of \(report.lessons.count) lessons done")
         } else {
             print(text)
         }
         return report.lessonsDone == report.lessons.count ? 0 : 1
+    }
+
+    /// The --output file, open for writing from the start. A file that was not there before
+    /// is removed again if the report is never written (an error, or Ctrl-C); one that was
+    /// there keeps its old contents until the new report replaces them.
+    final class Destination {
+        let path: String
+        private let handle: FileHandle
+        private let made: Bool
+
+        init(_ path: String) throws {
+            self.path = path
+            var info = stat()
+            made = stat(path, &info) != 0
+            let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw WorkbookError("cannot write \(path): \(FileProblem.words(errno))") }
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                close(fd)
+                throw WorkbookError("cannot write \(path): not a regular file")
+            }
+            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            if made { Cleanup.shared.removeOnExit(URL(fileURLWithPath: path)) }
+        }
+
+        func write(_ text: String) throws {
+            try FileProblem.attempt("write", path) {
+                try handle.truncate(atOffset: 0)
+                try handle.write(contentsOf: Data(text.utf8))
+                try handle.close()
+            }
+            if made { Cleanup.shared.keep(URL(fileURLWithPath: path)) }
+        }
     }
 
     static func json(_ report: Report) throws -> String {

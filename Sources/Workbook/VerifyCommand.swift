@@ -108,7 +108,7 @@ enum VerifyCommand {
         }
         let swiftc = workspace.swift.deletingLastPathComponent().appendingPathComponent("swiftc")
         let modules = workspace.file(".build/debug/Modules")
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("workbook-snippets-\(UUID().uuidString)")
+        let scratch = Cleanup.shared.temporaryFile("workbook-snippets-", "")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         for lesson in Curriculum.lessons {
@@ -173,6 +173,7 @@ enum VerifyCommand {
     /// lesson is graded and every check must pass.
     private static func checkKnownGood(_ workspace: Workspace, _ answers: [URL], _ tally: inout Tally) throws {
         let staging = workspace.file("KnownGood/.staging")
+        Cleanup.shared.removeOnExit(staging)  // even when verify is interrupted
         try? FileManager.default.removeItem(at: staging)
         try FileManager.default.copyItem(at: workspace.file("Solutions"), to: staging)
         defer { try? FileManager.default.removeItem(at: staging) }
@@ -207,6 +208,7 @@ enum VerifyCommand {
     /// worst bug this product can have.
     private static func checkKnownBad(_ workspace: Workspace, _ patches: [URL], _ tally: inout Tally) throws {
         let staging = workspace.file("KnownBad/.staging")
+        Cleanup.shared.removeOnExit(staging)  // even when verify is interrupted
         try? FileManager.default.removeItem(at: staging)
         try FileManager.default.copyItem(at: workspace.file("Solutions"), to: staging)
         defer { try? FileManager.default.removeItem(at: staging) }

@@ -11,7 +11,9 @@ enum WatchCommand {
         it watches lesson N only, and checks it once at the start. Polls twice a second and
         waits for saves to settle, so an editor writing a file in several steps gives one check.
 
-        Stop it with Ctrl-C. --checks K stops by itself after K checks (for scripts).
+        Stop it with Ctrl-C: a check in progress is stopped with it, and its temporary files are
+        removed (exit status 130; 143 after SIGTERM). --checks K stops by itself after K checks
+        (for scripts).
         --seed S gives the checks the inputs of seed S (see: workbook check --help).
         """
 
@@ -32,6 +34,7 @@ enum WatchCommand {
             if Style.enabled { print("\u{1B}[2J\u{1B}[H", terminator: "") }
             let time = DateFormatter.localizedString(from: Date(), dateStyle: .none, timeStyle: .medium)
             print(Style.dim("\(time): \(reason)"))
+            fflush(nil)  // seen before the check starts, even if it is interrupted
             if let results = try CheckCommand.gradeOrExplain([lesson], grader: grader) {
                 results.forEach { print(CheckCommand.describe($0, workspace: workspace)) }
             }

@@ -37,6 +37,9 @@ let overview = """
     reference answers (Solutions/) instead of yours (Exercises/).
     """
 
+// From here on, every way out (a normal end, an error, Ctrl-C, SIGTERM) stops the grading
+// processes and removes the temporary files: Shutdown.exit, Cleanup.
+Shutdown.install()
 let words = Array(CommandLine.arguments.dropFirst())
 do {
     let status: Int32
@@ -52,16 +55,18 @@ do {
             print(command.help)
             status = 0
         } else {
+            try Cleanup.shared.useScratchFolder()
             status = try command.run(rest)
         }
     } else {
+        try Cleanup.shared.useScratchFolder()
         status = try ProgressCommand.run(words)
     }
-    exit(status)
+    Shutdown.exit(status)
 } catch let error as WorkbookError {
     printError("workbook: \(error)")
-    exit(error.status)
+    Shutdown.exit(error.status)
 } catch {
-    printError("workbook: \(error)")
-    exit(1)
+    printError("workbook: \(FileProblem.oneLine(error))")
+    Shutdown.exit(1)
 }
