@@ -325,6 +325,9 @@ enum OptionsHints {
     static func optionName(_ set: String, instead changed: String) -> Hint {
         Hint("option-name", "The call changed \(changed) instead of \(set): check the option's name and level. Each option has its own constant; options that sound alike (SO_REUSEADDR and SO_REUSEPORT) are different options.")
     }
+    static func optionName(_ set: String, also changed: String) -> Hint {
+        Hint("option-name", "The call changed \(changed) as well as \(set): set only the option the function names. Options that sound alike (SO_REUSEADDR and SO_REUSEPORT) do different things; SO_REUSEPORT lets another socket bind the same port and take a share of its connections.")
+    }
     static let bufferBoth = Hint("buffer-both", "Set both buffers: SO_RCVBUF to `receive` and SO_SNDBUF to `send`, two setsockopt calls, each with its own value.")
     static let bufferSwapped = Hint("buffer-swapped", "`receive` goes into SO_RCVBUF and `send` into SO_SNDBUF: the sizes were crossed over.")
     static let bufferOrder = Hint("buffer-order", "Return (receive: what SO_RCVBUF reads back, send: what SO_SNDBUF reads back), in that order.")
@@ -354,5 +357,7 @@ enum OptionsHints {
     static let connectSpin = Hint("connect-spin", "Waiting for the connect must not use the processor: one poll(POLLOUT) with the remaining time sleeps in the kernel. A loop that calls connect or poll with a 0 timeout again and again spins.")
     static let refusedPromptly = Hint("refused-promptly", "A refused connect finishes at once: poll reports the socket writable (with POLLERR) straight away, and SO_ERROR says ECONNREFUSED. Throw it then; don't wait out the timeout or try again.")
     static let halfOpen = Hint("half-open", "When the time is up, close the socket before you throw: an open socket keeps its connect going in the background, and the server may still accept it later.")
+    static let pollOut = Hint("pollout", "A connect that finishes makes the socket writable: poll for POLLOUT. POLLIN waits for data, and a server that says nothing first never sends any, so the wait runs out although the connection was made.")
+    static let leftoverTimeout = Hint("leftover-timeout", "Whatever bounded the connect must not stay on the socket you return: clear SO_SNDTIMEO / SO_RCVTIMEO (an all-zero timeval) before returning, or the caller's later recv and send give up after that time.")
     static let connectedElsewhere = Hint("connected-elsewhere", "Connect the socket to the address you were given, in its family: the socket returned must read back that peer (getpeername).")
 }
