@@ -130,7 +130,7 @@ public func makeReusableListener(on address: SocketAddress, backlog: Int32 = 16)
 /// writable or the time is up, then read SO_ERROR to learn how the connect ended. Writable
 /// only means "finished": finished can mean refused, which comes back at once.
 ///
-/// - Returns: a connected socket, in blocking mode again.
+/// - Returns: a connected socket, in blocking mode again, with no timeout option left on it.
 /// - Throws: `SocketError` naming "connect": ETIMEDOUT when the time ran out, or the
 ///   reason it failed (ECONNREFUSED...). Nothing is left open when it throws.
 public func openConnection(to address: SocketAddress, timeout: Double) throws -> Int32 {
