@@ -100,6 +100,20 @@ enum OptionsLesson {
         #endif
     }
 
+    /// How many times the calling thread has gone to sleep (voluntary context switches,
+    /// Linux: /proc/thread-self/status), or nil where it cannot be read. A call that waits in
+    /// poll, connect or recv sleeps at least once; a loop that never waits never does, however
+    /// little processor time a crowded machine gives it.
+    static func voluntarySwitches() -> Int? {
+        #if os(Linux)
+        guard let text = try? String(contentsOfFile: "/proc/thread-self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("voluntary_ctxt_switches:") {
+            return Int(line.dropFirst("voluntary_ctxt_switches:".count).trimmingCharacters(in: .whitespaces))
+        }
+        #endif
+        return nil
+    }
+
     /// Waits until `count` bytes are queued for reading on `fd` (peeked, not consumed).
     static func waitQueued(_ fd: Int32, count: Int, seconds: Double) -> Bool {
         let deadline = Clock.now + seconds
@@ -233,6 +247,25 @@ enum OptionsLesson {
         }
         guard fcntl(fd, F_SETFL, flags) == 0 else { throw SocketError(call: "fcntl") }
     }
+}
+
+/// The sleeps a learner's call made, recorded from inside its own thread.
+final class OptionsSleeps: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counted: Int?
+
+    /// Runs `body`, counting the voluntary context switches of this thread meanwhile.
+    func count<T>(_ body: () throws -> T) rethrows -> T {
+        let before = OptionsLesson.voluntarySwitches()
+        defer {
+            let after = OptionsLesson.voluntarySwitches()
+            lock.withLock { counted = before.flatMap { b in after.map { $0 - b } } }
+        }
+        return try body()
+    }
+
+    /// nil when the count could not be read.
+    var value: Int? { lock.withLock { counted } }
 }
 
 /// A TCP connection the harness makes on loopback, one end of which is handed to the
