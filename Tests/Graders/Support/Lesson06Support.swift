@@ -178,6 +178,10 @@ enum OptionsLesson {
         #endif
     }
 
+    /// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (Linux numbers): keepalive's timing, which a
+    /// setKeepAlive may tune along with SO_KEEPALIVE.
+    static let keepaliveTuning: [Int32] = [4, 5, 6]
+
     /// The current values of `options` on `fd` (those that can be read).
     static func snapshot(_ fd: Int32, _ options: [WatchedOption]) -> [WatchedOption: Int32] {
         var values: [WatchedOption: Int32] = [:]
@@ -362,6 +366,7 @@ enum OptionsHints {
         Hint("option-name", "The call changed \(changed) as well as \(set): set only the option the function names. Options that sound alike (SO_REUSEADDR and SO_REUSEPORT) do different things; SO_REUSEPORT lets another socket bind the same port and take a share of its connections.")
     }
     static let bufferBoth = Hint("buffer-both", "Set both buffers: SO_RCVBUF to `receive` and SO_SNDBUF to `send`, two setsockopt calls, each with its own value.")
+    static let bufferAsked = Hint("buffer-asked", "Ask for exactly the sizes given: setsockopt SO_RCVBUF with `receive` and SO_SNDBUF with `send`. Don't halve them to make up for the doubling, or adjust them in any way: the kernel does its own doubling and clamping, and you report what it chose.")
     static let bufferSwapped = Hint("buffer-swapped", "`receive` goes into SO_RCVBUF and `send` into SO_SNDBUF: the sizes were crossed over.")
     static let bufferOrder = Hint("buffer-order", "Return (receive: what SO_RCVBUF reads back, send: what SO_SNDBUF reads back), in that order.")
     static let timevalRange = Hint("timeval-range", "tv_usec must stay under 1,000,000: whole seconds go in tv_sec and only the fraction in tv_usec (1.5 s is tv_sec 1, tv_usec 500000). setsockopt refuses a larger tv_usec with EDOM.")
