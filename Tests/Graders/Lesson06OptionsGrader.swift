@@ -890,7 +890,7 @@ struct OptionsReturned: CustomStringConvertible, Sendable {
 }
 
 extension Hint {
-    static let optionLevel = Hint("option-level", "TCP_NODELAY is a TCP option: its level is IPPROTO_TCP, not SOL_SOCKET. On the wrong level the same number names another option (on Linux, SOL_SOCKET option 1 is SO_DEBUG), so the call may even succeed and change the wrong thing.")
+    static let optionLevel = Hint("option-level", "Each option lives at one level: SO_* options at SOL_SOCKET, TCP_* options such as TCP_NODELAY at IPPROTO_TCP. On the wrong level the same number names another option (on Linux, SOL_SOCKET option 1 is SO_DEBUG, IPPROTO_TCP option 2 is TCP_MAXSEG), so the call may fail, or succeed and change the wrong thing.")
     static let optionValue = Hint("option-value", "Pass 1 to turn an option on and 0 to turn it off, as an Int32 by pointer, with its size: setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)). Check the 0 / -1 it returns.")
     static let readBackSize = Hint("read-back-size", "The kernel does not take the size you ask for: Linux doubles it and clamps it between a minimum and a maximum. Read SO_RCVBUF and SO_SNDBUF back with getsockopt after setting them, and return those.")
     static let bothTimeouts = Hint("both-timeouts", "settimeout bounds both directions: set SO_RCVTIMEO and SO_SNDTIMEO. A receive timeout is what makes recv on a silent connection give up (with EAGAIN).")
