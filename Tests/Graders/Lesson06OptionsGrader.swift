@@ -385,8 +385,9 @@ final class Lesson06OptionsGrader: GraderCase {
                 throw probe.fail(
                     expected: "\(want.count) bytes (all that had arrived, up to maxSize \(maxSize)): \(escaped(want))",
                     actual: "\(got.count) bytes: \(escaped(got))",
-                    hint: got.count > want.count && Array(got.prefix(want.count)) == want ? OptionsHints.countReturned
-                        : got.count > maxSize || got.count < want.count ? OptionsHints.maxSize : OptionsHints.countReturned)
+                    // More than maxSize: the buffer was not maxSize. More than had arrived (within
+                    // maxSize): bytes past recv's count. Fewer: not all of what was there.
+                    hint: got.count > maxSize || got.count < want.count ? OptionsHints.maxSize : OptionsHints.countReturned)
             }
             received += got
             if received.count == payload.count { break }
