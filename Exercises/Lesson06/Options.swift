@@ -10,6 +10,10 @@
 //     var value: Int32 = 1
 //     setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))   // 0 or -1
 // Two small private helpers (set an Int32 option, read one back) will save you typing.
+//
+// Every function here throws SocketError when its system call fails (fd -1, a closed
+// descriptor, a pipe, which is not a socket: ENOTSOCK). Decide failure by what the call
+// returned (-1), never by errno alone: errno may still hold an older call's error.
 import SocketKit
 
 // MARK: - Setting options
@@ -50,7 +54,9 @@ public func setBufferSizes(_ fd: Int32, receive: Int32, send: Int32) throws -> (
 ///
 /// Steps: a `timeval(tv_sec: whole seconds, tv_usec: .init(the fraction * 1_000_000))`
 /// (all zeros for nil), set as both SO_RCVTIMEO and SO_SNDTIMEO, with
-/// `socklen_t(MemoryLayout<timeval>.size)`.
+/// `socklen_t(MemoryLayout<timeval>.size)`. Fractions count down to the microsecond: 2.5 is
+/// tv_sec 2, tv_usec 500000; 0.0004 is tv_usec 400 (rounded to milliseconds it would be all
+/// zeros, which means no timeout at all).
 public func setTimeout(_ fd: Int32, _ seconds: Double?) throws {
     throw NotStarted()
 }
@@ -58,7 +64,8 @@ public func setTimeout(_ fd: Int32, _ seconds: Double?) throws {
 /// Like Python's `s.gettimeout()`: the receive timeout in seconds, or nil for none.
 ///
 /// Steps: getsockopt SO_RCVTIMEO into a `timeval`; seconds = tv_sec + tv_usec / 1_000_000;
-/// 0 means none.
+/// 0 means none. Ask the kernel every time: other code may have set the option, and the
+/// kernel rounds it to its clock ticks (0.25 reads back as 0.252 here).
 public func timeout(of fd: Int32) throws -> Double? {
     throw NotStarted()
 }
@@ -68,6 +75,7 @@ public func timeout(of fd: Int32) throws -> Double? {
 /// changed with fcntl, keeping the other flags as they are.
 ///
 /// Steps: `fcntl(fd, F_GETFL)` gives the flags; add or remove O_NONBLOCK; `fcntl(fd, F_SETFL, flags)`.
+/// Asked for the mode the socket already has, it changes nothing.
 public func setBlocking(_ fd: Int32, _ blocking: Bool) throws {
     throw NotStarted()
 }
@@ -76,6 +84,7 @@ public func setBlocking(_ fd: Int32, _ blocking: Bool) throws {
 /// nothing has arrived yet, [] when the peer has closed.
 ///
 /// EAGAIN (or EWOULDBLOCK) is not a failure here: it is the kernel saying "nothing yet".
+/// It answers at once, without waiting. Any other failure (EBADF, ENOTCONN...) throws.
 public func receiveIfReady(_ fd: Int32, maxSize: Int) throws -> [UInt8]? {
     throw NotStarted()
 }
@@ -95,7 +104,8 @@ public func isListening(_ fd: Int32) throws -> Bool {
 
 /// The address of the other end of a connected socket, like Python's `s.getpeername()`.
 ///
-/// Steps: as lesson 2's boundAddress(of:), with getpeername.
+/// Steps: as lesson 2's boundAddress(of:), with getpeername. A socket with no peer (never
+/// connected, or a listener) makes getpeername fail with ENOTCONN: throw it.
 public func peerAddress(of fd: Int32) throws -> SocketAddress {
     throw NotStarted()
 }
@@ -106,7 +116,9 @@ public func peerAddress(of fd: Int32) throws -> SocketAddress {
 /// SO_REUSEADDR is set after socket() and before bind(), the only order in which it helps.
 ///
 /// Steps: lesson 2's makeListener, with `address.family` and `address.withSockAddr`, and
-/// your setReuseAddress in the right place. Close on every failure.
+/// your setReuseAddress in the right place; `listen(fd, backlog)` with the backlog given.
+/// Close on every failure: nothing is left open when it throws (a port in use, an address
+/// of no interface here, a host that does not parse, no descriptor left).
 public func makeReusableListener(on address: SocketAddress, backlog: Int32 = 16) throws -> Int32 {
     throw NotStarted()
 }
@@ -116,9 +128,9 @@ public func makeReusableListener(on address: SocketAddress, backlog: Int32 = 16)
 /// A blocking connect to a host that does not answer waits for minutes. Instead: make the
 /// socket non-blocking, start the connect (EINPROGRESS), wait with poll until it is
 /// writable or the time is up, then read SO_ERROR to learn how the connect ended. Writable
-/// only means "finished": finished can mean refused.
+/// only means "finished": finished can mean refused, which comes back at once.
 ///
-/// - Returns: a connected socket, in blocking mode again.
+/// - Returns: a connected socket, in blocking mode again, with no timeout option left on it.
 /// - Throws: `SocketError` naming "connect": ETIMEDOUT when the time ran out, or the
 ///   reason it failed (ECONNREFUSED...). Nothing is left open when it throws.
 public func openConnection(to address: SocketAddress, timeout: Double) throws -> Int32 {
