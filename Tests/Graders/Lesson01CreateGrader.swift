@@ -174,7 +174,7 @@ final class Lesson01CreateGrader: GraderCase {
                 let type = try probe.run("socketType(of: \(fd))", stale: typeStale) { try socketType(of: fd) }
                 try probe.expectFailure(
                     type, calls: ["getsockopt"], code: input.code, stale: typeStale, function: "socketType(of:)",
-                    returnedHint: { _ in minusOneHandled.type ? .descriptorNumberChecked : nil })
+                    minusOneWasRight: minusOneHandled.type)
                 if input.fd == -1 { minusOneHandled.type = true }
                 try expectPipeOpen(input, pipeStillOpen, probe: probe, after: "socketType(of:)")
 
@@ -182,7 +182,7 @@ final class Lesson01CreateGrader: GraderCase {
                 let family = try probe.run("socketFamily(of: \(fd))", stale: familyStale) { try socketFamily(of: fd) }
                 try probe.expectFailure(
                     family, calls: nil, code: input.code, stale: familyStale, function: "socketFamily(of:)",
-                    returnedHint: { _ in minusOneHandled.family ? .descriptorNumberChecked : nil })
+                    minusOneWasRight: minusOneHandled.family)
                 if input.fd == -1 { minusOneHandled.family = true }
                 try expectPipeOpen(input, pipeStillOpen, probe: probe, after: "socketFamily(of:)")
             }
@@ -216,7 +216,7 @@ final class Lesson01CreateGrader: GraderCase {
                     actual: "it closed fd \(fd), then \(outcome.described.dropFirst(3)): errno held \(stale.name) from an earlier failure; close itself succeeded",
                     hint: .staleErrnoTakenForFailure)
             }
-            try probe.succeeded(outcome, "closeSocket(_:)", stale: stale, errorHint: { _ in .notClosed })
+            try probe.succeeded(outcome, "closeSocket(_:)", stale: stale, errorHint: Self.closeErrorHint)
             guard identity == nil || Inspect.identity(fd) != identity else {
                 throw probe.fail(expected: "fd \(fd) closed", actual: "\(Inspect.describe(fd)) is still open", hint: .notClosed)
             }
@@ -235,10 +235,15 @@ final class Lesson01CreateGrader: GraderCase {
                 // Closing a real number twice could close someone else's file: only numbers that are not open.
                 try probe.expectFailure(
                     outcome, calls: ["close"], code: EBADF, stale: stale, function: "closeSocket(_:)",
-                    returnedHint: { _ in minusOneHandled ? .descriptorNumberChecked : nil })
+                    minusOneWasRight: minusOneHandled)
                 if bad == -1 { minusOneHandled = true }
             }
         }
+    }
+
+    /// What a closeSocket that threw for an open socket did wrong.
+    static func closeErrorHint(_ error: any Error) -> Hint? {
+        (error as? SocketError)?.call.hasPrefix("shutdown") == true ? .shutdownIsNotClose : .notClosed
     }
 
     /// closeSocket on a pipe: returning means it closed it; throwing means it did not.
@@ -285,7 +290,7 @@ final class Lesson01CreateGrader: GraderCase {
             taker.start()
             let outcome = try probe.run("closeSocket(_:)", stale: stale) { try closeSocket(pair.fd) }
             taker.stop()
-            try probe.succeeded(outcome, "closeSocket(_:)", stale: stale, errorHint: { _ in .notClosed })
+            try probe.succeeded(outcome, "closeSocket(_:)", stale: stale, errorHint: Self.closeErrorHint)
             guard pair.wasClosed else {
                 throw probe.fail(expected: "fd \(pair.fd) closed", actual: "\(Inspect.describe(pair.fd)) is still open", hint: .notClosed)
             }
@@ -310,6 +315,7 @@ extension Hint {
     static let errnoMadeUp = Hint("errno-made-up", "Different failures came back with the same code: the code was written into the error instead of read from errno. Use SocketError(call: \"socket\") right after socket() returned -1: it takes errno, which says why this call failed (EAFNOSUPPORT, EINVAL, EMFILE...).")
     static let waitsForADescriptor = Hint("waits-for-descriptor", "With the descriptor table full (EMFILE), socket() fails and keeps failing until something else is closed: retrying in a loop, or sleeping and retrying, never ends by itself. Throw SocketError(call: \"socket\") and let the caller decide.")
     static let rawValueMapped = Hint("raw-value", "Return the kernel's number as it is: SocketType(rawValue: value) and AddressFamily(rawValue: value). A switch that knows only stream and datagram (or AF_INET, AF_INET6 and AF_UNIX) turns every other kind, such as SOCK_SEQPACKET or AF_NETLINK, into a wrong answer.")
+    static let shutdownIsNotClose = Hint("shutdown-not-close", "shutdown() ends a connection's traffic but frees nothing, and fails with ENOTCONN on a socket that never connected. closeSocket is close(fd) alone: it works for every socket, connected or not.")
     static let closedTwice = Hint("closed-twice", "Call close once per descriptor, and never again on the same number, even to \"make sure\". Once close has begun, the number is free and the next file anyone opens (another thread's socket, a log file) may get it; a second close(fd) closes that file instead. close's result says whether it worked.")
 }
 

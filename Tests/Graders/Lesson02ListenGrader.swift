@@ -123,7 +123,19 @@ final class Lesson02ListenGrader: GraderCase {
         let local = try? Inspect.localAddress(fd)
         if local?.family == .inet6 { return .ipv4OnlyByItsDoc }
         if local?.host == "0.0.0.0" || local == nil { return host.isEmpty ? .emptyHostIsNotAny : .unparsedHost }
-        return .numericHostOnly
+        return host == "localhost" ? .numericHostOnly : .hostIgnored
+    }
+
+    /// A listener came back where makeListener had to fail for `host`:`port`: if it is not
+    /// on that address at all, that is the mistake to name.
+    static func elsewhereHint(_ host: String, _ port: UInt16, listener fd: Int32) -> Hint? {
+        guard let local = try? Inspect.localAddress(fd) else { return nil }
+        // On another port than the one asked for, at 0.0.0.0: bind failed unnoticed, and
+        // listen() bound an address and port by itself.
+        if local.host == "0.0.0.0" { return local.port == port ? .anyAddress : .uncheckedResult("bind") }
+        if local.host != host { return .hostIgnored }
+        if port != 0, local.port == port.byteSwapped, port.byteSwapped != port { return .byteOrder }
+        return nil
     }
 
     // Rows 3 and 2: every way makeListener can fail throws the error of the call that failed
@@ -157,7 +169,9 @@ final class Lesson02ListenGrader: GraderCase {
                 actual: "it listened on port \(port.byteSwapped) instead: the two bytes of \(port) swapped",
                 hint: .byteOrder)
         }
-        try probe.expectFailure(outcome, calls: ["bind"], code: EADDRINUSE, stale: stale, function: Self.makeListenerName)
+        try probe.expectFailure(
+            outcome, calls: ["bind"], code: EADDRINUSE, stale: stale, function: Self.makeListenerName,
+            returnedHint: { Self.elsewhereHint(host, port, listener: $0) })
     }
 
     private func portHeldByItsOwnListener(host: String) throws {
@@ -176,6 +190,7 @@ final class Lesson02ListenGrader: GraderCase {
         try probe.expectFailure(
             outcome, calls: ["bind"], code: EADDRINUSE, stale: stale, function: Self.makeListenerName,
             returnedHint: { second in
+                if let elsewhere = Self.elsewhereHint(host, port, listener: second) { return elsewhere }
                 let shares = (try? Inspect.intOption(second, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT")) == 1
                 return shares ? .reusePortShares : nil
             })
@@ -188,14 +203,17 @@ final class Lesson02ListenGrader: GraderCase {
         let bindable = (try? SocketAddress.ipv4(host: host, port: 0).withSockAddr { pointer, length in bind(trial.fd, pointer, length) == 0 }) ?? true
         trial.close()
         guard !bindable else { return }
-        let probe = Probe("makeListener(host: \"\(host)\", port: 0), an address not on this machine, throws EADDRNOTAVAIL and leaves nothing open")
+        // A port that is free (so a listener on 0.0.0.0 could take it): which port a wrong
+        // answer ends up on tells a bind that ignored the host from a bind that failed unnoticed.
+        let port = try FreePort.withFreeByteSwap()
+        let probe = Probe("makeListener(host: \"\(host)\", port: P), an address not on this machine, throws EADDRNOTAVAIL and leaves nothing open")
         let stale = StaleErrno(probe.random)
         let outcome = try probe.run(Self.makeListenerName, returns: { [$0] }, stale: stale) {
-            try makeListener(host: host, port: 0)
+            try makeListener(host: host, port: port)
         }
         try probe.expectFailure(
             outcome, calls: ["bind"], code: EADDRNOTAVAIL, stale: stale, function: Self.makeListenerName,
-            returnedHint: { fd in (try? Inspect.localAddress(fd))?.host == "0.0.0.0" ? .anyAddress : .hostIgnored })
+            returnedHint: { Self.elsewhereHint(host, port, listener: $0) ?? .uncheckedResult("bind") })
     }
 
     private func descriptorTableFull(host: String) throws {
@@ -264,6 +282,7 @@ final class Lesson02ListenGrader: GraderCase {
 
     private func acceptEach(from listener: HarnessSocket, clients: [HarnessSocket], probe: Probe) throws {
         let expected = try clients.map { try $0.localAddress }
+        let listenerIdentity = Inspect.identity(listener.fd)
         var seen: [Int32] = []
         defer { seen.forEach(closeIfOpen) }
         for call in 1...clients.count {
@@ -276,9 +295,14 @@ final class Lesson02ListenGrader: GraderCase {
                 try acceptConnection(on: listener.fd)
             }
             let (connection, peer) = try probe.succeeded(
-                outcome, function, stale: stale, errorHint: { _ in .unexpectedFailure("acceptConnection(on:)") },
+                outcome, function, stale: stale, errorHint: Self.addressErrorHint("acceptConnection(on:)"),
                 leakHint: { $0.connection == listener.fd ? .returnTheConnection : nil })
             if connection != listener.fd { seen.append(connection) }
+            guard Inspect.identity(listener.fd) == listenerIdentity, (try? Inspect.isListening(listener.fd)) == true else {
+                throw probe.fail(
+                    expected: "the listener (fd \(listener.fd)) still open and listening for the next client",
+                    actual: "it was closed", hint: .closedCallersDescriptor)
+            }
             guard connection != listener.fd, !seen.dropLast().contains(connection),
                   Inspect.isSocket(connection), let actual = try? Inspect.peerAddress(connection), expected.contains(actual) else {
                 throw probe.fail(
@@ -287,11 +311,10 @@ final class Lesson02ListenGrader: GraderCase {
                     hint: .returnTheConnection)
             }
             guard peer == actual else {
-                let swapped = peer.host == actual.host && peer.port == actual.port?.byteSwapped
                 throw probe.fail(
                     expected: "the address of the client on that connection (\(actual), read back with getpeername)",
-                    actual: "\(peer)" + (swapped ? " (the two bytes of the port \(actual.port ?? 0) swapped)" : ""),
-                    hint: swapped ? .byteOrder : peer.family != actual.family ? .addressFamilyFirst : .peerAddress)
+                    actual: "\(peer)" + (peer.host == actual.host && peer.port == actual.port?.byteSwapped ? " (the two bytes of the port \(actual.port ?? 0) swapped)" : ""),
+                    hint: Self.addressMismatchHint(got: peer, expected: actual, otherwise: .peerAddress))
             }
         }
     }
@@ -319,7 +342,7 @@ final class Lesson02ListenGrader: GraderCase {
                 let stale = StaleErrno(probe.random)
                 let actual = try probe.succeeded(
                     probe.run("boundAddress(of:)", stale: stale) { try boundAddress(of: socket.fd) },
-                    "boundAddress(of:)", stale: stale, errorHint: { _ in .askGetsockname })
+                    "boundAddress(of:)", stale: stale, errorHint: Self.addressErrorHint("boundAddress(of:)"))
                 guard Inspect.identity(socket.fd) == identity else {
                     throw probe.fail(expected: "fd \(socket.fd) still open after boundAddress(of:) (it belongs to the caller)", actual: "it was closed", hint: .closedCallersDescriptor)
                 }
@@ -327,7 +350,7 @@ final class Lesson02ListenGrader: GraderCase {
                     let swapped = actual.host == expected.host && actual.port == expected.port?.byteSwapped && actual.port != expected.port
                     throw probe.fail(
                         expected: "\(expected)", actual: "\(actual)" + (swapped ? " (the two bytes of the port \(expected.port ?? 0) swapped)" : ""),
-                        hint: swapped ? .byteOrder : actual.family != expected.family ? .addressFamilyFirst : .askGetsockname)
+                        hint: Self.addressMismatchHint(got: actual, expected: expected, otherwise: .askGetsockname))
                 }
             }
             var minusOneHandled = false
@@ -338,7 +361,7 @@ final class Lesson02ListenGrader: GraderCase {
                 let outcome = try probe.run("boundAddress(of: \(fd))", stale: stale) { try boundAddress(of: fd) }
                 try probe.expectFailure(
                     outcome, calls: ["getsockname"], code: input.code, stale: stale, function: "boundAddress(of:)",
-                    returnedHint: { _ in minusOneHandled ? .descriptorNumberChecked : nil })
+                    minusOneWasRight: minusOneHandled)
                 if fd == -1 { minusOneHandled = true }
                 if case .pipe = input, !pipeStillOpen() {
                     throw probe.fail(expected: "boundAddress(of:) to leave fd \(fd) (the caller's pipe) open", actual: "it closed fd \(fd)", hint: .closedCallersDescriptor)
@@ -362,20 +385,26 @@ final class Lesson02ListenGrader: GraderCase {
                 // poll() ignores fd -1: an answer that polls before accept waits there, correctly.
                 guard let outcome = try probe.runMayBlock(
                     "acceptConnection(on: \(fd))", returns: { [$0.connection] }, seconds: input.fd == -1 ? 0.5 : Deadline.standard,
-                    stale: stale, toleratesBlocking: input.fd == -1, blockedHint: .acceptRetriesErrors, spinningHint: .acceptRetriesErrors,
+                    stale: stale, toleratesBlocking: input.fd == -1, blockedHint: .acceptWaitsInstead, spinningHint: .acceptRetriesErrors,
                     { try acceptConnection(on: fd) }) else { return }
                 try probe.expectFailure(
                     outcome, calls: ["accept"], code: input.code, stale: stale, function: "acceptConnection(on:)",
-                    returnedHint: { _ in minusOneHandled ? .descriptorNumberChecked : nil })
+                    minusOneWasRight: minusOneHandled)
                 if fd == -1 { minusOneHandled = true }
                 if case .pipe = input, !pipeStillOpen() {
                     throw probe.fail(expected: "acceptConnection(on:) to leave fd \(fd) (the caller's pipe) open", actual: "it closed fd \(fd)", hint: .closedCallersDescriptor)
                 }
             }
 
+            // Each one is ready to read (a TCP socket that never connected reports a hang-up; the
+            // UDP socket has a datagram waiting), so an answer that polls first goes on to accept.
+            let udp = try HarnessSocket.udp()
+            let sender = try HarnessSocket.udp()
+            try sender.sendDatagram(Array("not a connection".utf8), to: udp.localAddress)
+            sender.close()
             let notListening: [(String, HarnessSocket, Int32)] = [
                 ("a TCP socket that is not listening", try HarnessSocket.make(.inet), EINVAL),
-                ("a UDP socket", try HarnessSocket.udp(), EOPNOTSUPP),
+                ("a UDP socket with a datagram waiting", udp, EOPNOTSUPP),
             ]
             defer { notListening.forEach { $0.1.close() } }
             for (what, socket, code) in notListening {
@@ -384,7 +413,7 @@ final class Lesson02ListenGrader: GraderCase {
                 let stale = StaleErrno(probe.random)
                 let outcome = try probe.run(
                     "acceptConnection(on:)", returns: { [$0.connection] }, stale: stale,
-                    unblock: { try? socket.shutdown(ShutdownHow.both) }, blockedHint: .acceptRetriesErrors, spinningHint: .acceptRetriesErrors
+                    unblock: { try? socket.shutdown(ShutdownHow.both) }, blockedHint: .acceptWaitsInstead, spinningHint: .acceptRetriesErrors
                 ) {
                     try acceptConnection(on: socket.fd)
                 }
@@ -422,7 +451,7 @@ final class Lesson02ListenGrader: GraderCase {
         ) {
             try acceptConnection(on: listener.fd)
         }
-        let (connection, peer) = try probe.succeeded(after, "acceptConnection(on:)", stale: afterStale, errorHint: { _ in .unexpectedFailure("acceptConnection(on:)") })
+        let (connection, peer) = try probe.succeeded(after, "acceptConnection(on:)", stale: afterStale, errorHint: Self.addressErrorHint("acceptConnection(on:)"))
         defer { closeIfOpen(connection) }
         let expected = try client.localAddress
         guard (try? Inspect.peerAddress(connection)) == expected, peer == expected else {
@@ -461,6 +490,23 @@ final class Lesson02ListenGrader: GraderCase {
             }
         }
         #endif
+    }
+
+    /// Why an address read back differs from the kernel's, from how it differs.
+    static func addressMismatchHint(got: SocketAddress, expected: SocketAddress, otherwise: Hint) -> Hint {
+        if got.host == expected.host, got.port == expected.port?.byteSwapped { return .byteOrder }
+        if got.family != expected.family { return .addressFamilyFirst }
+        if got.port == expected.port, got.host == "::" || got.host == "0.0.0.0", got.host != expected.host { return .addressBufferSize }
+        return otherwise
+    }
+
+    /// What an accept or getsockname that threw for a good descriptor got wrong.
+    static func addressErrorHint(_ function: String) -> (any Error) -> Hint? {
+        { error in
+            guard let error = error as? SocketError else { return nil }
+            if error.call.hasPrefix("SocketAddress") || error.call.hasPrefix("inet_ntop") { return .addressBufferSize }
+            return function.hasPrefix("boundAddress") ? .askGetsockname : .unexpectedFailure(function)
+        }
     }
 
     /// The learner's descriptor is a listening TCP/IPv4 socket; returns its address.
@@ -522,6 +568,8 @@ extension Hint {
     static let ipv4OnlyByItsDoc = Hint("ipv4-only", "makeListener is IPv4 only, as its doc comment says: AF_INET and inet_pton(AF_INET, ...). \"::1\" is not an IPv4 address, so it throws SocketError(call: \"inet_pton\", code: EINVAL).")
     static let reusePortShares = Hint("reuse-port", "SO_REUSEPORT lets several sockets listen on one port at once, so a second server starts beside the first instead of failing with EADDRINUSE. Set SO_REUSEADDR (restart during TIME_WAIT) and not SO_REUSEPORT.")
     static let acceptRetriesErrors = Hint("accept-retry", "accept failed with an error that will not go away by itself (EBADF, ENOTSOCK, EINVAL...), and your code called it again and again. Retry only on EINTR (or ECONNABORTED); for anything else throw SocketError(call: \"accept\") at once.")
+    static let acceptWaitsInstead = Hint("accept-waits", "acceptConnection kept waiting on a descriptor that is not a listener (or not open), where accept() fails at once. Call accept and throw its error; if you poll before accept, go on to accept whatever poll reports (POLLNVAL, POLLHUP, POLLERR included), and look at the result.")
+    static let addressBufferSize = Hint("address-length", "Before accept or getsockname, set length to the size of the buffer you lend (MemoryLayout<sockaddr_storage>.size): the kernel writes at most that many bytes and puts the real size back in length. With 0, or a sockaddr_in's 16 bytes for an IPv6 address (28), the address comes back empty or cut short.")
     static let clientLost = Hint("client-lost", "The client that was waiting before the failed call was gone afterwards: a failed accept (EMFILE) leaves the connection in the queue, and the next accept must return it.")
     static let addressFamilyFirst = Hint("address-family", "Read the family first: sockaddr_storage holds an IPv4 (sockaddr_in, 16 bytes) or an IPv6 (sockaddr_in6, 28 bytes) address. Lend accept/getsockname a sockaddr_storage with its full size, and convert with SocketAddress(storage: storage, length: length), which looks at ss_family.")
     static let backlogIgnored = Hint("backlog", "Pass the backlog you were given: listen(fd, backlog). The kernel keeps it as the length of the queue of finished handshakes; a fixed listen(fd, 5), SOMAXCONN or 16 ignores what the caller asked for.")
