@@ -60,6 +60,25 @@ final class Lesson01CreateGrader: GraderCase {
         }
     }
 
+    // 0 is a descriptor: with standard input closed, the first socket gets it.
+    func test1b_openSocketReturnsDescriptorZero() throws {
+        try grade {
+            let probe = Probe("openSocket(family: .inet, type: .stream) with descriptor 0 free (standard input closed, as in a daemon)")
+            let stale = StaleErrno.cleared  // only the 0 is under test here
+            let zero = DescriptorZeroFree()
+            defer { zero.restore() }
+            let outcome = try probe.run("openSocket(family:type:)", returns: { [$0] }, stale: stale) {
+                try openSocket(family: .inet, type: .stream)
+            }
+            try expectDescriptorZeroAccepted(outcome, probe: probe, function: "openSocket(family:type:)")
+            let fd = try probe.succeeded(outcome, "openSocket(family:type:)", stale: stale, errorHint: Self.openErrorHint)
+            defer { closeIfOpen(fd) }
+            guard Inspect.isSocket(fd), (try? Inspect.type(fd)) == .stream, (try? Inspect.family(fd)) == .inet else {
+                throw probe.fail(expected: "the descriptor of a new AF_INET SOCK_STREAM socket", actual: "it returned \(Inspect.describe(fd))", hint: .returnTheDescriptor)
+            }
+        }
+    }
+
     /// What a failed openSocket says about the call it made, for a kind the kernel supports.
     static func openErrorHint(_ error: any Error) -> Hint? {
         guard let error = error as? SocketError else { return nil }

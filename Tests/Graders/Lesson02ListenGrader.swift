@@ -52,10 +52,28 @@ final class Lesson02ListenGrader: GraderCase {
     static func listenerErrorHint(_ error: any Error) -> Hint? {
         guard let error = error as? SocketError else { return nil }
         if error.call.hasPrefix("inet_") { return .inetPtonRefusedAGoodHost }
-        switch error.code {
-        case EADDRNOTAVAIL: return .addressBytesSwapped
-        case EADDRINUSE: return .byteOrder
+        if error.call.hasPrefix("setsockopt") { return .optionIsAnInt32 }
+        switch (error.call.hasPrefix("bind"), error.code) {
+        case (_, EADDRNOTAVAIL): return .addressBytesSwapped
+        case (_, EADDRINUSE): return .byteOrder
+        case (true, EINVAL): return .bindBeforeListen
         default: return nil
+        }
+    }
+
+    // 0 is a descriptor: with standard input closed, the listener's socket gets it.
+    func test1b_makeListenerReturnsDescriptorZero() throws {
+        try grade {
+            let probe = Probe("makeListener(host: \"127.0.0.1\", port: 0) with descriptor 0 free (standard input closed, as in a daemon)")
+            let zero = DescriptorZeroFree()
+            defer { zero.restore() }
+            let outcome = try probe.run(Self.makeListenerName, returns: { [$0] }, stale: .cleared) {
+                try makeListener(host: "127.0.0.1", port: 0)
+            }
+            try expectDescriptorZeroAccepted(outcome, probe: probe, function: Self.makeListenerName)
+            let fd = try probe.succeeded(outcome, Self.makeListenerName, stale: .cleared, errorHint: Self.listenerErrorHint)
+            defer { closeIfOpen(fd) }
+            _ = try expectTCPListener(fd, probe: probe)
         }
     }
 
@@ -135,6 +153,7 @@ final class Lesson02ListenGrader: GraderCase {
         if local.host == "0.0.0.0" { return local.port == port ? .anyAddress : .uncheckedResult("bind") }
         if local.host != host { return .hostIgnored }
         if port != 0, local.port == port.byteSwapped, port.byteSwapped != port { return .byteOrder }
+        if port != 0, local.port != port { return .portFallback }
         return nil
     }
 
@@ -252,7 +271,13 @@ final class Lesson02ListenGrader: GraderCase {
                 throw probe.fail(expected: "a new listener on \(address)", actual: "it threw \(error)", hint: .reuseAddress)
             }
             let second = try probe.succeeded(outcome, Self.makeListenerName, stale: stale, errorHint: Self.listenerErrorHint)
-            closeIfOpen(second)
+            defer { closeIfOpen(second) }
+            let local = try expectTCPListener(second, probe: probe)
+            guard local == address else {
+                throw probe.fail(
+                    expected: "a new listener on \(address)", actual: "a listener on \(local)",
+                    hint: Self.elsewhereHint("127.0.0.1", address.port ?? 0, listener: second) ?? .wrongPort)
+            }
         }
     }
 
@@ -277,6 +302,34 @@ final class Lesson02ListenGrader: GraderCase {
             let client6 = try BoundClient.connect(from: "::1", random: probe6.random, to: listener6.localAddress, transcript: probe6.transcript)
             defer { client6.close() }
             try acceptEach(from: listener6, clients: [client6], probe: probe6)
+        }
+    }
+
+    // 0 is a descriptor: with standard input closed, the accepted connection gets it.
+    func test6b_acceptConnectionReturnsDescriptorZero() throws {
+        try grade {
+            let probe = Probe("acceptConnection(on:) with descriptor 0 free (standard input closed, as in a daemon)")
+            let listener = try HarnessSocket.listener(ownsAccepted: false)
+            defer { listener.close() }
+            let client = try BoundClient.connect(from: Loopback.fixed(1), random: probe.random, to: listener.localAddress, transcript: probe.transcript)
+            defer { client.close() }
+            let zero = DescriptorZeroFree()
+            defer { zero.restore() }
+            let outcome = try probe.run(
+                "acceptConnection(on:)", returns: { [$0.connection] }, stale: .cleared,
+                unblock: { try? listener.shutdown(ShutdownHow.both) }, blockedHint: .acceptOnce
+            ) {
+                try acceptConnection(on: listener.fd)
+            }
+            try expectDescriptorZeroAccepted(outcome, probe: probe, function: "acceptConnection(on:)")
+            let (connection, peer) = try probe.succeeded(outcome, "acceptConnection(on:)", stale: .cleared, errorHint: Self.addressErrorHint("acceptConnection(on:)"))
+            defer { closeIfOpen(connection) }
+            let expected = try client.localAddress
+            guard (try? Inspect.peerAddress(connection)) == expected, peer == expected else {
+                throw probe.fail(
+                    expected: "the client's connection, from \(expected)",
+                    actual: "\(Inspect.describe(connection)), reported as \(peer)", hint: .returnTheConnection)
+            }
         }
     }
 
@@ -570,6 +623,9 @@ extension Hint {
     static let acceptRetriesErrors = Hint("accept-retry", "accept failed with an error that will not go away by itself (EBADF, ENOTSOCK, EINVAL...), and your code called it again and again. Retry only on EINTR (or ECONNABORTED); for anything else throw SocketError(call: \"accept\") at once.")
     static let acceptWaitsInstead = Hint("accept-waits", "acceptConnection kept waiting on a descriptor that is not a listener (or not open), where accept() fails at once. Call accept and throw its error; if you poll before accept, go on to accept whatever poll reports (POLLNVAL, POLLHUP, POLLERR included), and look at the result.")
     static let addressBufferSize = Hint("address-length", "Before accept or getsockname, set length to the size of the buffer you lend (MemoryLayout<sockaddr_storage>.size): the kernel writes at most that many bytes and puts the real size back in length. With 0, or a sockaddr_in's 16 bytes for an IPv6 address (28), the address comes back empty or cut short.")
+    static let optionIsAnInt32 = Hint("option-int32", "setsockopt failed: pass the option's value as an Int32 variable (var on: Int32 = 1) with &on and its size, socklen_t(MemoryLayout<Int32>.size). A Bool, or a length of 1, is refused with EINVAL.")
+    static let bindBeforeListen = Hint("bind-then-listen", "bind failed with EINVAL: the socket already had an address. listen() on a socket that was never bound binds one by itself (0.0.0.0 and a random port), so call bind first, then listen.")
+    static let portFallback = Hint("port-fallback", "When bind fails, throw its error: a listener on another port than the one asked for is one its clients will never find, and the caller never learns why. Only port 0 means \"any port\".")
     static let clientLost = Hint("client-lost", "The client that was waiting before the failed call was gone afterwards: a failed accept (EMFILE) leaves the connection in the queue, and the next accept must return it.")
     static let addressFamilyFirst = Hint("address-family", "Read the family first: sockaddr_storage holds an IPv4 (sockaddr_in, 16 bytes) or an IPv6 (sockaddr_in6, 28 bytes) address. Lend accept/getsockname a sockaddr_storage with its full size, and convert with SocketAddress(storage: storage, length: length), which looks at ss_family.")
     static let backlogIgnored = Hint("backlog", "Pass the backlog you were given: listen(fd, backlog). The kernel keeps it as the length of the queue of finished handshakes; a fixed listen(fd, 5), SOMAXCONN or 16 ignores what the caller asked for.")

@@ -17,6 +17,11 @@ struct StaleErrno: Sendable {
         code = random.pick([EINTR, EAGAIN, ENOTCONN, ETIMEDOUT, EHOSTUNREACH, ENOBUFS, EPIPE, ECONNRESET])
     }
 
+    private init(code: Int32) { self.code = code }
+
+    /// errno cleared to 0: for a check that must not mix a stale errno into its verdict.
+    static let cleared = StaleErrno(code: 0)
+
     /// Leaves `code` in errno on the calling thread.
     func plant() { errno = code }
 
@@ -525,3 +530,41 @@ final class NumberTaker: @unchecked Sendable {
     }
 }
 #endif
+
+/// Descriptor 0 (standard input) set aside for one check, so that the next socket gets
+/// number 0, as it does in a daemon started with its standard input closed. 0 is a
+/// descriptor like any other: only -1 means failure.
+final class DescriptorZeroFree {
+    private let saved: Int32
+
+    /// Frees number 0 (keeping standard input on a copy).
+    init() {
+        saved = fcntl(0, F_DUPFD_CLOEXEC, 3)
+        if saved >= 0 { _ = LibC.close(0) }
+    }
+
+    /// Puts standard input back on 0, closing whatever the check left there.
+    func restore() {
+        guard saved >= 0 else { return }
+        _ = dup2(saved, 0)
+        _ = LibC.close(saved)
+    }
+}
+
+extension Hint {
+    static let zeroIsADescriptor = Hint(
+        "descriptor-zero",
+        "0 is a valid descriptor: the kernel gives out the lowest free number, and a program started with its standard input closed (a daemon, a service) gets 0 for its first socket. Only -1 means failure: check `fd == -1` (or `fd < 0`), not `fd > 0` or `fd <= 0`.")
+}
+
+/// Fails when a call made with descriptor 0 free threw, or left a socket on 0 behind: its
+/// code took the 0 that socket() or accept() returned for a failure.
+func expectDescriptorZeroAccepted<Value>(_ outcome: LearnerOutcome<Value>, probe: Probe, function: String) throws {
+    guard outcome.error != nil || outcome.leaked.contains(0) else { return }
+    let left = outcome.leaked.isEmpty ? "" : " and left \(outcome.leaked.count) socket(s) open: \(outcome.leaked.prefix(3).map(Inspect.describe).joined(separator: "; "))"
+    outcome.leaked.forEach(closeIfOpen)
+    if let fd = outcome.value as? Int32 { closeIfOpen(fd) }
+    throw probe.fail(
+        expected: "\(function) to succeed with descriptor 0 free (the system call returns 0, a valid descriptor)",
+        actual: "\(outcome.described)\(left)", hint: .zeroIsADescriptor)
+}
