@@ -47,7 +47,7 @@ final class Lesson01CreateGrader: GraderCase {
                 let fd = try probe.succeeded(outcome, "openSocket(family:type:)", stale: stale, errorHint: Self.openErrorHint)
                 defer { closeIfOpen(fd) }
                 guard Inspect.isSocket(fd), !Inspect.isHarnessOwned(fd) else {
-                    throw probe.fail(expected: "the descriptor of a new socket", actual: "it returned \(Inspect.describe(fd))", hint: .returnTheDescriptor)
+                    throw probe.fail(expected: "the descriptor of a new socket", actual: "it returned \(Inspect.describe(fd))", hint: Inspect.isOpen(fd) ? .returnTheDescriptor : .closedBeforeReturning)
                 }
                 let actual = (family: try Inspect.family(fd), type: try Inspect.type(fd))
                 guard actual == (family, type) else {
@@ -74,7 +74,7 @@ final class Lesson01CreateGrader: GraderCase {
             let fd = try probe.succeeded(outcome, "openSocket(family:type:)", stale: stale, errorHint: Self.openErrorHint)
             defer { closeIfOpen(fd) }
             guard Inspect.isSocket(fd), (try? Inspect.type(fd)) == .stream, (try? Inspect.family(fd)) == .inet else {
-                throw probe.fail(expected: "the descriptor of a new AF_INET SOCK_STREAM socket", actual: "it returned \(Inspect.describe(fd))", hint: .returnTheDescriptor)
+                throw probe.fail(expected: "the descriptor of a new AF_INET SOCK_STREAM socket", actual: "it returned \(Inspect.describe(fd))", hint: Inspect.isOpen(fd) ? .returnTheDescriptor : .closedBeforeReturning)
             }
         }
     }

@@ -328,7 +328,7 @@ final class Lesson02ListenGrader: GraderCase {
             guard (try? Inspect.peerAddress(connection)) == expected, peer == expected else {
                 throw probe.fail(
                     expected: "the client's connection, from \(expected)",
-                    actual: "\(Inspect.describe(connection)), reported as \(peer)", hint: .returnTheConnection)
+                    actual: "\(Inspect.describe(connection)), reported as \(peer)", hint: Inspect.isOpen(connection) ? .returnTheConnection : .closedBeforeReturning)
             }
         }
     }
@@ -361,7 +361,7 @@ final class Lesson02ListenGrader: GraderCase {
                 throw probe.fail(
                     expected: "a new connection to one of the clients (\(expected.map(String.init(describing:)).joined(separator: ", ")))",
                     actual: "it returned \(Inspect.describe(connection))",
-                    hint: .returnTheConnection)
+                    hint: Inspect.isOpen(connection) || connection < 0 ? .returnTheConnection : .closedBeforeReturning)
             }
             guard peer == actual else {
                 throw probe.fail(
@@ -510,7 +510,7 @@ final class Lesson02ListenGrader: GraderCase {
         guard (try? Inspect.peerAddress(connection)) == expected, peer == expected else {
             throw probe.fail(
                 expected: "the waiting client's connection, from \(expected)",
-                actual: "\(Inspect.describe(connection)), reported as \(peer)", hint: .peerAddress)
+                actual: "\(Inspect.describe(connection)), reported as \(peer)", hint: Inspect.isOpen(connection) ? .peerAddress : .closedBeforeReturning)
         }
     }
 
@@ -565,7 +565,7 @@ final class Lesson02ListenGrader: GraderCase {
     /// The learner's descriptor is a listening TCP/IPv4 socket; returns its address.
     private func expectTCPListener(_ fd: Int32, probe: Probe) throws -> SocketAddress {
         guard Inspect.isSocket(fd) else {
-            throw probe.fail(expected: "the descriptor of a listening socket", actual: "it returned \(Inspect.describe(fd))", hint: .returnTheDescriptor)
+            throw probe.fail(expected: "the descriptor of a listening socket", actual: "it returned \(Inspect.describe(fd))", hint: Inspect.isOpen(fd) ? .returnTheDescriptor : .closedBeforeReturning)
         }
         guard try Inspect.type(fd) == .stream, try Inspect.family(fd) == .inet else {
             throw probe.fail(expected: "an AF_INET SOCK_STREAM socket", actual: Inspect.describe(fd), hint: .wrongKind)

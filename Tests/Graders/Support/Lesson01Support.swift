@@ -388,6 +388,10 @@ extension Hint {
         "closes-callers-descriptor",
         "This function was handed a descriptor it does not own, and closed it. Only the code that opened a descriptor closes it: reading an option or an address must leave it open, even when the call fails.")
 
+    static let closedBeforeReturning = Hint(
+        "closed-before-return",
+        "The descriptor it returned was already closed. A `defer { close(fd) }` runs on every way out of the function, the successful return too: close on the error path only (in a `catch`, or a defer guarded by a flag), and hand the open descriptor to the caller, who closes it when done.")
+
     static func unexpectedFailure(_ function: String) -> Hint {
         Hint("unexpected-error", "\(function) threw for an input it must handle. The error names the call that failed and errno's reason: look at what your code passed to that call.")
     }
