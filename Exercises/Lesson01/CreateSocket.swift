@@ -21,7 +21,8 @@ public func openSocket(family: AddressFamily, type: SocketType) throws -> Int32 
 /// Asks the kernel which type of socket `fd` is: `getsockopt(fd, SOL_SOCKET, SO_TYPE)`.
 ///
 /// - Throws: `SocketError` naming "getsockopt" when the call fails (for example EBADF
-///   when `fd` is not open).
+///   when `fd` is not open, ENOTSOCK when it is not a socket). `fd` stays open either way:
+///   it belongs to the caller.
 ///
 /// Steps: make an `Int32` variable for the answer and a `socklen_t` holding its size;
 /// pass both with `&`. getsockopt returns 0 on success and -1 on failure.
@@ -32,7 +33,8 @@ public func socketType(of fd: Int32) throws -> SocketType {
 
 /// Asks the kernel which address family `fd` belongs to.
 ///
-/// - Throws: `SocketError` when the call fails (for example EBADF when `fd` is not open).
+/// - Throws: `SocketError` when the call fails (for example EBADF when `fd` is not open,
+///   ENOTSOCK when it is not a socket). `fd` stays open either way.
 ///
 /// Steps: on Linux, the same as `socketType(of:)` with `SO_DOMAIN` instead of `SO_TYPE`,
 /// returning `AddressFamily(rawValue: answer)`. (macOS has no SO_DOMAIN: the lesson shows
@@ -44,6 +46,7 @@ public func socketFamily(of fd: Int32) throws -> AddressFamily {
 /// Closes the socket: its descriptor is free for reuse afterwards.
 ///
 /// - Throws: `SocketError` naming "close" when the call fails (EBADF: `fd` was not open).
+///   Call close once: once it has begun, the number may already belong to someone else's file.
 ///
 /// Steps: call `close(fd)`; it returns 0 on success and -1 on failure.
 public func closeSocket(_ fd: Int32) throws {

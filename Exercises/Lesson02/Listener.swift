@@ -15,8 +15,10 @@ import SocketKit
 ///
 /// - Parameters:
 ///   - host: a numeric IPv4 address: "127.0.0.1" (this machine only) or "0.0.0.0" (every interface).
+///     Any address of this machine will do: all of 127.0.0.0/8 is loopback (127.0.0.2...).
+///     A name ("localhost"), "" or an IPv6 address is not an IPv4 address: it throws.
 ///   - port: in host byte order; 0 asks the kernel to pick a free port.
-///   - backlog: how many finished handshakes may wait for `accept`.
+///   - backlog: how many finished handshakes may wait for `accept`: given to `listen` as it is.
 /// - Returns: the listening socket's descriptor.
 /// - Throws: `SocketError` naming the call that failed ("inet_pton" with EINVAL for a
 ///   host that is not an IPv4 address). Nothing is left open when it throws.
@@ -37,8 +39,9 @@ public func makeListener(host: String, port: UInt16, backlog: Int32 = 16) throws
 /// `conn, addr = s.accept()`.
 ///
 /// - Returns: a new descriptor for talking to this one client (the listener keeps
-///   listening), and the client's address.
-/// - Throws: `SocketError` naming "accept" when the call fails.
+///   listening), and the client's address (IPv4 or IPv6: whichever the listener is).
+/// - Throws: `SocketError` naming "accept" when the call fails (for example EINVAL when
+///   `listener` is not listening, EMFILE when no descriptor is free). Nothing is left open.
 ///
 /// Steps: a `sockaddr_storage` and a `socklen_t` holding its size; `accept` with both;
 /// check the result; turn the storage into an address with
@@ -50,7 +53,7 @@ public func acceptConnection(on listener: Int32) throws -> (connection: Int32, p
 /// The address a socket is bound to, like Python's `s.getsockname()`. After binding to
 /// port 0 this is how you learn which port the kernel picked.
 ///
-/// - Throws: `SocketError` naming "getsockname" when the call fails.
+/// - Throws: `SocketError` naming "getsockname" when the call fails. `fd` stays open.
 ///
 /// Steps: like `acceptConnection`, with `getsockname(fd, pointer, &length)`.
 public func boundAddress(of fd: Int32) throws -> SocketAddress {

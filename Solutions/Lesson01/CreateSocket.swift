@@ -21,7 +21,8 @@ public func openSocket(family: AddressFamily, type: SocketType) throws -> Int32 
 /// Asks the kernel which type of socket `fd` is: `getsockopt(fd, SOL_SOCKET, SO_TYPE)`.
 ///
 /// - Throws: `SocketError` naming "getsockopt" when the call fails (for example EBADF
-///   when `fd` is not open).
+///   when `fd` is not open, ENOTSOCK when it is not a socket). `fd` stays open either way:
+///   it belongs to the caller.
 public func socketType(of fd: Int32) throws -> SocketType {
     var value: Int32 = 0
     var length = socklen_t(MemoryLayout<Int32>.size)
@@ -33,7 +34,8 @@ public func socketType(of fd: Int32) throws -> SocketType {
 
 /// Asks the kernel which address family `fd` belongs to.
 ///
-/// - Throws: `SocketError` when the call fails (for example EBADF when `fd` is not open).
+/// - Throws: `SocketError` when the call fails (for example EBADF when `fd` is not open,
+///   ENOTSOCK when it is not a socket). `fd` stays open either way.
 public func socketFamily(of fd: Int32) throws -> AddressFamily {
     #if os(Linux)
     // Linux answers the question directly with SO_DOMAIN.
@@ -59,6 +61,7 @@ public func socketFamily(of fd: Int32) throws -> AddressFamily {
 /// Closes the socket: its descriptor is free for reuse afterwards.
 ///
 /// - Throws: `SocketError` naming "close" when the call fails (EBADF: `fd` was not open).
+///   Call close once: once it has begun, the number may already belong to someone else's file.
 public func closeSocket(_ fd: Int32) throws {
     // Never retry close, even on EINTR: on Linux the descriptor is gone either way, and
     // a retry could close a descriptor another thread has just been given.
