@@ -164,6 +164,7 @@ final class ScriptedUDPServer: @unchecked Sendable {
     private let socket: HarnessSocket
     private let lock = NSLock()
     private var arrivals: [Arrival] = []
+    private var strangerTimes: [Double] = []
     private let stopped = DispatchSemaphore(value: 0)
 
     init(
@@ -212,6 +213,7 @@ final class ScriptedUDPServer: @unchecked Sendable {
                         transcript.record(log, .note("the server answered \(sender) with \(describeDatagram(answer))"))
                         try? socket.sendDatagram(answer, to: sender)
                     case .stranger(let index, let answer):
+                        lock.withLock { strangerTimes.append(Clock.now) }
                         transcript.record(log, .note("a stranger at \(strangerAddresses[index]) sent \(sender) \(describeDatagram(answer))"))
                         try? strangerSockets[index].sendDatagram(answer, to: sender)
                     case .pause(let seconds):
@@ -226,6 +228,9 @@ final class ScriptedUDPServer: @unchecked Sendable {
 
     /// The datagrams received so far, in order, with the time each arrived (Clock.now).
     var received: [Arrival] { lock.withLock { arrivals } }
+
+    /// When the strangers sent their datagrams (Clock.now), in order.
+    var strangersSent: [Double] { lock.withLock { strangerTimes } }
 
     /// Stops the server's thread and closes its sockets.
     func stop() {
