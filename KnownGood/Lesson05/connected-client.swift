@@ -1,4 +1,4 @@
-// Known-good: requestWithRetry on a connect()ed socket (the kernel drops strangers; stale datagrams drained first; disconnected with AF_UNSPEC before it returns), send/recv with MSG_DONTWAIT after poll, recvfrom's MSG_TRUNC flag for the real length, arrays passed to C as pointers, a while loop in serveUDP
+// Known-good: requestWithRetry on a connect()ed socket (the kernel drops strangers; stale datagrams drained first; it stays connected to its server: on Linux, disconnecting with AF_UNSPEC would also give up a port the kernel chose), send/recv with MSG_DONTWAIT after poll, recvfrom's MSG_TRUNC flag for the real length, arrays passed to C as pointers, a while loop in serveUDP
 import SocketKit
 
 /// One datagram as it arrived: its bytes, who sent it, and whether it was cut short.
@@ -85,11 +85,6 @@ public func requestWithRetry(
     // Connected, the socket hears only from the server: the kernel drops everyone else.
     try server.withSockAddr { name, length in
         guard connect(fd, name, length) == 0 else { throw SocketError(call: "connect") }
-    }
-    defer {
-        var unspecified = sockaddr()
-        unspecified.sa_family = sa_family_t(AF_UNSPEC)
-        _ = connect(fd, &unspecified, socklen_t(MemoryLayout<sockaddr>.size))
     }
     var buffer = [UInt8](repeating: 0, count: 65_536)
     // Whatever was queued before the connect may be anyone's: drop it.

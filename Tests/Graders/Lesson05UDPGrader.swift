@@ -32,6 +32,7 @@ final class Lesson05UDPGrader: GraderCase {
                     "openUDPSocket(boundTo: \(address))", returns: { [$0] },
                     errorHint: { error in
                         if stale.explains(error) { return .udpErrnoCheck }
+                        if let call = (error as? SocketError)?.call, call.hasPrefix("listen") || call.hasPrefix("accept") { return .datagramSocket }
                         let code = (error as? SocketError)?.code
                         if address.family == .inet6, code == EAFNOSUPPORT || code == EINVAL { return .udpSocketFamily }
                         return .udpBindAddress
@@ -124,6 +125,7 @@ final class Lesson05UDPGrader: GraderCase {
                         actual: "it came from \(first.sender)", hint: .udpSendSocket)
                 }
             }
+            try Self.expectStillOpen(learner, probe: probe, after: "sendDatagram")
             // Sending must not have connected the socket: a stranger can still reach it.
             let stranger = try HarnessSocket.udp(host: strangerHost)
             let hello = Array("still listening?".utf8)
@@ -155,7 +157,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let outcome = try probe.attempt("sendDatagram(_:_: \(size) bytes, to: \(target))") {
                     try sendDatagram(learner.fd, payload, to: target)
                 }
-                let pieces = try Self.drain(receiver, first: 0.05, log: log, transcript: probe.transcript)
+                let pieces = try Self.drain(receiver, first: 0.02, log: log, transcript: probe.transcript)
                 guard pieces.isEmpty else {
                     throw probe.fail(
                         expected: "sendDatagram to throw EMSGSIZE and send nothing (\(size) bytes cannot be one datagram)",
@@ -184,7 +186,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let stale = StaleErrno(probe.random)
                 let datagram = try probe.call(
                     "receiveDatagram(_:maxSize: 1024)", unblock: learner.unblock, blockedHint: .oneDatagram,
-                    errorHint: { stale.explains($0) ? .udpErrnoCheck : .oneDatagram }
+                    errorHint: { Self.receiveErrorHint($0, stale: stale) ?? .oneDatagram }
                 ) {
                     stale.plant()
                     return try receiveDatagram(learner.fd, maxSize: 1024)
@@ -196,6 +198,30 @@ final class Lesson05UDPGrader: GraderCase {
                     throw probe.fail(expected: "sender \(try sender.localAddress)", actual: "sender \(datagram.sender)", hint: .udpSenderAddress)
                 }
             }
+            // Nothing is waiting now: the next call waits for the datagram that comes later.
+            let later = Array("third, a little later".utf8)
+            let delay = Double(probe.random.int(in: 40...80)) / 1000
+            let (transcript, target) = (probe.transcript, learner.address)
+            Thread {
+                Thread.sleep(forTimeInterval: delay)
+                transcript.record(log, .note("harness, \(Int(delay * 1000)) ms later -> your code: \(describeDatagram(later))"))
+                try? sender.sendDatagram(later, to: target)
+            }.start()
+            let measured = try probe.measure("receiveDatagram(_:maxSize: 1024) with nothing waiting yet", unblock: learner.unblock, blockedHint: .oneDatagram) {
+                try receiveDatagram(learner.fd, maxSize: 1024)
+            }
+            switch measured.result {
+            case .failure(let error):
+                throw probe.fail(
+                    expected: "receiveDatagram to wait for the datagram sent \(Int(delay * 1000)) ms later",
+                    actual: "it threw \(error) after \(Self.ms(measured.seconds))",
+                    hint: Self.receiveErrorHint(error, stale: nil) ?? .udpReceiveWaits)
+            case .success(let datagram) where datagram.bytes != later:
+                throw probe.fail(expected: "\(escaped(later)), sent \(Int(delay * 1000)) ms later", actual: "\(escaped(datagram.bytes)) after \(Self.ms(measured.seconds))", hint: .udpReceiveWaits)
+            case .success:
+                break
+            }
+            try Self.expectStillOpen(learner, probe: probe, after: "receiveDatagram")
         }
     }
 
@@ -260,7 +286,7 @@ final class Lesson05UDPGrader: GraderCase {
                     blockedHint: sent.isEmpty ? .udpEmptyDatagram : .oneDatagram,
                     errorHint: { error in
                         if sent.isEmpty { return .udpEmptyDatagram }
-                        return stale.explains(error) ? .udpErrnoCheck : .udpReceiveOne
+                        return Self.receiveErrorHint(error, stale: stale) ?? .udpReceiveOne
                     }
                 ) {
                     stale.plant()
@@ -309,7 +335,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let stale = StaleErrno(probe.random)
                 let datagram = try probe.call(
                     "receiveDatagram(_:maxSize: 512) of a datagram from \(from)", unblock: to.unblock, blockedHint: .oneDatagram,
-                    errorHint: { error in stale.explains(error) ? .udpErrnoCheck : .udpSenderAddress }
+                    errorHint: { error in Self.receiveErrorHint(error, stale: stale) ?? .udpSenderAddress }
                 ) {
                     stale.plant()
                     return try receiveDatagram(to.fd, maxSize: 512)
@@ -333,7 +359,7 @@ final class Lesson05UDPGrader: GraderCase {
             let serverHost = Loopback.ipv4(probe.random)
             let hostB = Loopback.ipv4(probe.random, avoiding: [serverHost])
             let hostC = Loopback.ipv4(probe.random, avoiding: [serverHost, hostB])
-            let learner = try LearnerUDPSocket(host: serverHost)
+            let learner = try LearnerUDPSocket(host: serverHost, fixedPort: true)
             defer { learner.close() }
             let clients = [try HarnessSocket.udp(host: "127.0.0.1"), try HarnessSocket.udp(host: hostB), try HarnessSocket.udp(host: hostC)]
             let requests = [probe.random.bytes(probe.random.int(in: 1...200)), [], probe.random.bytes(probe.random.int(in: 1...200))]
@@ -346,7 +372,7 @@ final class Lesson05UDPGrader: GraderCase {
     func test9_serveUDPAnswersOverIPv6() throws {
         try grade {
             let probe = Probe("serveUDP(_:requests: 2, reply:) on a socket bound to ::1 answers two clients on ::1, each at its own port, from the server's own port")
-            let learner = try LearnerUDPSocket(host: "::1")
+            let learner = try LearnerUDPSocket(host: "::1", fixedPort: true)
             defer { learner.close() }
             let clients = [try HarnessSocket.udp(host: "::1"), try HarnessSocket.udp(host: "::1")]
             let requests = [probe.random.bytes(probe.random.int(in: 1...100)), probe.random.bytes(probe.random.int(in: 1...100))]
@@ -359,11 +385,18 @@ final class Lesson05UDPGrader: GraderCase {
     // than 1,024 bytes, after one request, over IPv4 (127.x.y.z) and IPv6.
     func test9a_requestWithRetryReturnsAPromptReplyPromptly() throws {
         try grade {
-            let probe = Probe("requestWithRetry returns the server's prompt reply (over 1,024 bytes) whole, as soon as it arrives, after sending once, from a server at 127.x.y.z and at ::1")
-            for (serverHost, learnerHost) in [(Loopback.ipv4(probe.random), "127.0.0.1"), ("::1", "::1")] {
+            let probe = Probe("requestWithRetry returns the server's prompt reply (over 1,024 bytes, or empty) whole, as soon as it arrives, after sending once from the socket it was given, from a server at 127.x.y.z and at ::1")
+            let serverHost = Loopback.ipv4(probe.random)
+            let learnerHost = Loopback.ipv4(probe.random, avoiding: [serverHost])
+            let cases = [
+                (serverHost, "127.0.0.1", probe.random.int(in: 1_025...65_507)),
+                ("::1", "::1", probe.random.int(in: 1_025...65_507)),
+                (serverHost, learnerHost, 0),
+            ]
+            for (serverHost, learnerHost, size) in cases {
                 let delay = Double(probe.random.int(in: 30...70)) / 1000
                 let timeout = Double(probe.random.int(in: 60...90)) / 100
-                let reply = probe.random.bytes(probe.random.int(in: 1_025...65_507))
+                let reply = probe.random.bytes(size)
                 let request = Array("request \(probe.random.int(in: 1...9999))".utf8)
                 let server = try ScriptedUDPServer("server", host: serverHost, transcript: probe.transcript) { _, _ in [.pause(delay), .reply(reply)] }
                 defer { server.stop() }
@@ -398,6 +431,12 @@ final class Lesson05UDPGrader: GraderCase {
                         expected: "one request (the reply came well within the timeout of \(timeout) s)",
                         actual: "the server received \(sent) requests, \(Self.gaps(server.received))", hint: .udpAttemptTimeout)
                 }
+                guard let from = server.received.first?.sender, from == learner.address else {
+                    throw probe.fail(
+                        expected: "the request to come from the socket it was given, \(learner.address)",
+                        actual: "it came from \(server.received.first.map { "\($0.sender)" } ?? "nowhere")", hint: .udpSendSocket)
+                }
+                try Self.expectStillOpen(learner, probe: probe, after: "requestWithRetry")
             }
         }
     }
@@ -622,8 +661,8 @@ final class Lesson05UDPGrader: GraderCase {
             try expectSocketError(fullOutcome, call: "socket", code: EMFILE, probe: full, function: "openUDPSocket(boundTo:)")
 
             let unparsed: [SocketAddress] = [
-                .ipv4(host: seeds.random.pick(["localhost", "127.0.0.256", "127.1", "1.2.3.4.5", "::1"]), port: 0),
-                .ipv6(host: seeds.random.pick(["127.0.0.1", "::1::", "fe80::zz", "localhost"]), port: 0),
+                .ipv4(host: seeds.random.pick(["127.0.0.256", "127.1", "1.2.3.4.5", "::1", "256.1.1.1"]), port: 0),
+                .ipv6(host: seeds.random.pick(["127.0.0.1", "::1::", "fe80::zz", "1:2:3:4:5:6:7:8:9"]), port: 0),
             ]
             for address in unparsed {
                 let probe = Probe("openUDPSocket(boundTo: \(address)), a host that is not an address of its family, throws SocketError and leaves nothing open")
@@ -652,7 +691,7 @@ final class Lesson05UDPGrader: GraderCase {
             let hostProbe = Probe("sendDatagram to a host that is not an address throws SocketError")
             let learner = try LearnerUDPSocket()
             defer { learner.close() }
-            let bogus = SocketAddress.ipv4(host: hostProbe.random.pick(["localhost", "127.0.0.256", "127.1", "::1"]), port: target.port ?? 9)
+            let bogus = SocketAddress.ipv4(host: hostProbe.random.pick(["127.0.0.256", "127.1", "::1", "1.2.3.4.5"]), port: target.port ?? 9)
             let outcome = try hostProbe.attempt("sendDatagram(_:_:to: \(bogus))") { try sendDatagram(learner.fd, Array("x".utf8), to: bogus) }
             try Self.expectAnySocketError(outcome, probe: hostProbe, function: "sendDatagram(_:_:to: \(bogus))", returnedHint: .udpUnparsedAddress)
         }
@@ -698,6 +737,7 @@ final class Lesson05UDPGrader: GraderCase {
             try probe.call("serveUDP(_:requests: 0, reply:)", unblock: learner.unblock, blockedHint: .udpRequestCount, errorHint: { _ in .udpRequestCount }) {
                 try serveUDP(learner.fd, requests: 0, reply: Array("hello".utf8))
             }
+            try Self.expectStillOpen(learner, probe: probe, after: "serveUDP")
             let answered = try client.receiveDatagram(seconds: 0.05)
             guard answered == nil, learner.take(seconds: 0.05) != nil else {
                 throw probe.fail(expected: "no datagram read, none answered", actual: answered != nil ? "the client got an answer" : "the waiting datagram was read", hint: .udpRequestCount)
@@ -715,7 +755,7 @@ final class Lesson05UDPGrader: GraderCase {
             let closedOutcome = try closedProbe.attempt("requestWithRetry(\(closed), request:to: \(target), timeout: 0.1, attempts: 2)") {
                 try requestWithRetry(closed, request: Array("x".utf8), to: target, timeout: 0.1, attempts: 2)
             }
-            try Self.expectFailedCall(closedOutcome, code: EBADF, probe: closedProbe)
+            try Self.expectFailedCall(closedOutcome, code: EBADF, probe: closedProbe, server: server)
 
             // Nothing to read in this pipe: an answer that ignores the failed send waits out
             // its attempts and throws NoReply, which is the mistake.
@@ -724,7 +764,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let outcome = try pipeProbe.attempt("requestWithRetry(\(fd) (a pipe), request:to: \(target), timeout: 0.1, attempts: 2)") {
                     try requestWithRetry(fd, request: Array("x".utf8), to: target, timeout: 0.1, attempts: 2)
                 }
-                try Self.expectFailedCall(outcome, code: ENOTSOCK, probe: pipeProbe)
+                try Self.expectFailedCall(outcome, code: ENOTSOCK, probe: pipeProbe, server: server)
             }
         }
     }
@@ -762,8 +802,27 @@ extension Lesson05UDPGrader {
     fileprivate static func requestErrorHint(_ error: any Error, seconds: Double, timeout: Double, attempts: Int, stale: StaleErrno?) -> Hint? {
         if let stale, stale.explains(error) { return .udpErrnoCheck }
         if let error = error as? SocketError, error.code == EAGAIN || error.code == EWOULDBLOCK { return .udpEagainTimeout }
+        if error is ConnectionClosed { return .udpEmptyDatagram }
         if error is NoReply, seconds < 0.9 * Double(attempts) * timeout - 0.01 { return .udpAttemptTimeout }
         return nil
+    }
+
+    /// The hint for an error receiveDatagram threw where a datagram was waiting (or coming).
+    fileprivate static func receiveErrorHint(_ error: any Error, stale: StaleErrno?) -> Hint? {
+        if let stale, stale.explains(error) { return .udpErrnoCheck }
+        guard let error = error as? SocketError else { return error is ConnectionClosed ? .udpEmptyDatagram : nil }
+        if error.call.hasPrefix("SocketAddress") { return .udpSenderAddress }
+        if error.code == EAGAIN || error.code == EWOULDBLOCK { return .udpReceiveWaits }
+        return nil
+    }
+
+    /// The socket belongs to the caller: still open, still the same socket, after the call.
+    fileprivate static func expectStillOpen(_ learner: LearnerUDPSocket, probe: Probe, after function: String) throws {
+        guard learner.isStillOpen else {
+            throw probe.fail(
+                expected: "the socket it was given, fd \(learner.fd), still open after \(function) returned",
+                actual: "fd \(learner.fd) is \(Inspect.isOpen(learner.fd) ? "another file now" : "closed")", hint: .udpCallersSocket)
+        }
     }
 
     /// The reply requestWithRetry returned must be the server's, whole.
@@ -781,7 +840,13 @@ extension Lesson05UDPGrader {
     }
 
     /// A failing call inside requestWithRetry must surface as that SocketError, at once.
-    fileprivate static func expectFailedCall(_ outcome: Result<[UInt8], any Error>, code: Int32, probe: Probe) throws {
+    fileprivate static func expectFailedCall(_ outcome: Result<[UInt8], any Error>, code: Int32, probe: Probe, server: HarnessSocket) throws {
+        // The server heard a request although the descriptor given cannot send: another socket sent it.
+        if let heard = try server.receiveDatagram(seconds: 0) {
+            throw probe.fail(
+                expected: "requestWithRetry to throw SocketError with \(errnoName(code)) (the descriptor it was given cannot send)",
+                actual: "the server received a request from \(heard.sender), another socket; then \(outcomeText(outcome))", hint: .udpSendSocket)
+        }
         if case .failure(let error) = outcome, error is NoReply {
             throw probe.fail(
                 expected: "requestWithRetry to throw SocketError with \(errnoName(code))",
@@ -831,7 +896,9 @@ extension Lesson05UDPGrader {
             probe.transcript.record(logs[number], .note("harness -> your code: \(describeDatagram(requests[number]))"))
             try clients[number].sendDatagram(requests[number], to: learner.address)
         }
-        // The late client waits for client 1's reply before it sends.
+        // The late client waits for client 1's reply before it sends, and a moment more (a
+        // server may connect to a client to answer, if it disconnects right after).
+        let pause = Double(probe.random.int(in: 20...40)) / 1000
         let firstReply = FirstReply()
         let choreography = DispatchSemaphore(value: 0)
         if let late = lateClient {
@@ -841,6 +908,7 @@ extension Lesson05UDPGrader {
                 defer { choreography.signal() }
                 guard let got = try? first.receiveDatagram(limit: 65_536, seconds: 2.2) else { return }
                 firstReply.set(got)
+                Thread.sleep(forTimeInterval: pause)
                 transcript.record(lateLog, .note("client 1 has its reply; now this client sends \(describeDatagram(request))"))
                 try? lateSocket.sendDatagram(request, to: target)
             }.start()
@@ -920,6 +988,7 @@ extension Lesson05UDPGrader {
                     actual: Self.whoGotWhat(received), hint: .replyToSender)
             }
         }
+        try Self.expectStillOpen(learner, probe: probe, after: "serveUDP")
     }
 
     /// What each client received: client 1's first reply (taken by the choreography), then
@@ -994,6 +1063,8 @@ extension Hint {
     static let udpSendtoAddress = Hint("sendto-address", "An unconnected UDP socket needs the address with every datagram: sendto(fd, pointer, count, sendNoSignal, address, length) inside address.withSockAddr. Plain send fails with EDESTADDRREQ.")
     static let udpSendDatagram = Hint("send-datagram", "sendDatagram is one sendto of all the bytes to the address (inside address.withSockAddr), with sendNoSignal. Only a -1 from sendto is an error.")
     static let udpStaysUnconnected = Hint("stays-unconnected", "sendto needs no connect. connect() on a UDP socket makes the kernel drop every datagram from any other address, so the socket stops hearing from everyone else. Pass the address to sendto each time (or, if you connect, undo it before you return).")
+    static let udpReceiveWaits = Hint("receive-waits", "receiveDatagram waits for the next datagram, as Python's recvfrom does: a blocking recvfrom, with no MSG_DONTWAIT (and no timeout of its own). EAGAIN means nothing had come yet, which is no reason to give up.")
+    static let udpCallersSocket = Hint("callers-socket", "The descriptor belongs to the caller, who goes on using it (a server answers many requests with it): use it, and leave it open. Close only the sockets your function opened itself.")
     static let udpErrnoCheck = Hint("errno-check", "Decide from the return value, not from errno: errno keeps the code of some earlier failure until another failing call overwrites it, so it is often non-zero after a call that worked. Read it only when the call returned -1.")
     static let udpUnparsedHost = Hint("unparsed-host", "When the host is not an address of its family, address.withSockAddr throws (inet_pton failed): let that error through, and close the socket before it leaves. Swallowing it (try?) returns a socket bound to nothing.")
     static let udpUnparsedAddress = Hint("unparsed-address", "When the address does not parse, address.withSockAddr throws: let that error through (try, not try?). Swallowing it returns as if the datagram had been sent, when nothing was.")

@@ -11,19 +11,35 @@ final class LearnerUDPSocket: @unchecked Sendable {
     let fd: Int32
     let address: SocketAddress
 
-    init(host: String = "127.0.0.1") throws {
-        let wanted: SocketAddress = host.contains(":") ? .ipv6(host: host, port: 0) : .ipv4(host: host, port: 0)
-        let fd = socket(wanted.family.rawValue, SocketType.datagram.rawValue, 0)
+    /// Bound to `host`, on a port the kernel picks; with `fixedPort`, on a free port named
+    /// in the bind, as a server binds its well-known port (the kernel then keeps that port
+    /// even across connect and disconnect).
+    init(host: String = "127.0.0.1", fixedPort: Bool = false) throws {
+        let fd = socket(host.contains(":") ? AF_INET6 : AF_INET, SocketType.datagram.rawValue, 0)
         guard fd >= 0 else { throw SocketError(call: "socket") }
-        let bound = try wanted.withSockAddr { bind(fd, $0, $1) }
-        guard bound == 0 else {
+        var tries = 0
+        while true {
+            // A free port can be taken by someone else before the bind: try another.
+            tries += 1
+            let port = fixedPort ? try Loopback.freeUDPPort(host: host) : 0
+            let bound = try Loopback.address(host, port: port).withSockAddr { bind(fd, $0, $1) }
+            if bound == 0 { break }
             let error = SocketError(call: "bind")
-            _ = LibC.close(fd)
-            throw error
+            guard error.code == EADDRINUSE, tries < 5 else {
+                _ = LibC.close(fd)
+                throw error
+            }
         }
         self.fd = fd
         address = try Inspect.localAddress(fd)
+        identity = Inspect.identity(fd)
     }
+
+    /// Which open file the descriptor named when it was made.
+    private let identity: [UInt64]?
+
+    /// True while the descriptor is still this socket (the learner's code did not close it).
+    var isStillOpen: Bool { Inspect.identity(fd) == identity }
 
     /// Wakes a recvfrom or poll blocked on it (shutdown works on an unconnected UDP socket
     /// on Linux: recvfrom returns 0 with no sender).
