@@ -29,7 +29,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let probe = Probe("openUDPSocket(boundTo: \(address)) makes a UDP socket bound to \(wanted)")
                 let stale = StaleErrno(probe.random)
                 let fd = try probe.call(
-                    "openUDPSocket(boundTo: \(address))", returns: { [$0] },
+                    "openUDPSocket(boundTo: \(address))", returns: { [$0] }, blockedHint: .datagramSocket,
                     errorHint: { error in
                         if stale.explains(error) { return .udpErrnoCheck }
                         if let call = (error as? SocketError)?.call, call.hasPrefix("listen") || call.hasPrefix("accept") { return .datagramSocket }
@@ -95,7 +95,7 @@ final class Lesson05UDPGrader: GraderCase {
                 probe.transcript.record(log, .note("your code was asked to send \(describeDatagram(payload))"))
                 let stale = StaleErrno(probe.random)
                 try probe.call(
-                    "sendDatagram(_:_: \(size) bytes, to: \(target))",
+                    "sendDatagram(_:_: \(size) bytes, to: \(target))", blockedHint: .udpSendDatagram,
                     errorHint: { error in
                         if size == 0 { return .udpEmptyDatagram }
                         if stale.explains(error) { return .udpErrnoCheck }
@@ -154,7 +154,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let log = probe.transcript.open("your socket \(learner.address) -> harness UDP socket \(target)")
                 probe.transcript.record(log, .note("your code was asked to send \(size) bytes"))
                 let payload = probe.random.bytes(size)
-                let outcome = try probe.attempt("sendDatagram(_:_: \(size) bytes, to: \(target))") {
+                let outcome = try probe.attempt("sendDatagram(_:_: \(size) bytes, to: \(target))", blockedHint: .udpSendWhole) {
                     try sendDatagram(learner.fd, payload, to: target)
                 }
                 let pieces = try Self.drain(receiver, first: 0.02, log: log, transcript: probe.transcript)
@@ -200,14 +200,17 @@ final class Lesson05UDPGrader: GraderCase {
             }
             // Nothing is waiting now: the next call waits for the datagram that comes later.
             let later = Array("third, a little later".utf8)
-            let delay = Double(probe.random.int(in: 40...80)) / 1000
+            let delay = Double(probe.random.int(in: 80...120)) / 1000
             let (transcript, target) = (probe.transcript, learner.address)
             Thread {
                 Thread.sleep(forTimeInterval: delay)
                 transcript.record(log, .note("harness, \(Int(delay * 1000)) ms later -> your code: \(describeDatagram(later))"))
                 try? sender.sendDatagram(later, to: target)
             }.start()
-            let measured = try probe.measure("receiveDatagram(_:maxSize: 1024) with nothing waiting yet", unblock: learner.unblock, blockedHint: .oneDatagram) {
+            let measured = try probe.measure(
+                "receiveDatagram(_:maxSize: 1024) with nothing waiting yet", unblock: learner.unblock, blockedHint: .oneDatagram,
+                spinningHint: .udpBusyWait
+            ) {
                 try receiveDatagram(learner.fd, maxSize: 1024)
             }
             switch measured.result {
@@ -220,6 +223,12 @@ final class Lesson05UDPGrader: GraderCase {
                 throw probe.fail(expected: "\(escaped(later)), sent \(Int(delay * 1000)) ms later", actual: "\(escaped(datagram.bytes)) after \(Self.ms(measured.seconds))", hint: .udpReceiveWaits)
             case .success:
                 break
+            }
+            guard measured.cpuSeconds <= max(0.015, 0.1 * measured.seconds) else {
+                throw probe.fail(
+                    expected: "receiveDatagram to sleep in recvfrom (or poll) until the datagram came",
+                    actual: "its thread used \(Self.ms(measured.cpuSeconds)) of processor time in \(Self.ms(measured.seconds)) of waiting",
+                    hint: .udpBusyWait)
             }
             try Self.expectStillOpen(learner, probe: probe, after: "receiveDatagram")
         }
@@ -445,7 +454,7 @@ final class Lesson05UDPGrader: GraderCase {
     func test9b_requestWithRetrySendsAgainAfterALoss() throws {
         try grade {
             let probe = Probe("requestWithRetry(timeout: T, attempts: 3) sends the request again about T seconds after the first is lost (not sooner), and returns the reply to the second")
-            let timeout = Double(probe.random.int(in: 15...25)) / 100
+            let timeout = Double(probe.random.int(in: 12...20)) / 100
             let reply = probe.random.bytes(probe.random.int(in: 1_025...4_000))
             let request = Array("ping \(probe.random.int(in: 1...9999))".utf8)
             let server = try ScriptedUDPServer("server", host: Loopback.ipv4(probe.random), transcript: probe.transcript) { number, _ in
@@ -480,6 +489,7 @@ final class Lesson05UDPGrader: GraderCase {
                     expected: "the second request about \(Self.ms(timeout)) after the first (the timeout)",
                     actual: "it came \(Self.ms(gap)) after the first", hint: .udpAttemptTimeout)
             }
+            try Self.expectNoSpin(measured, probe: probe)
         }
     }
 
@@ -524,11 +534,7 @@ final class Lesson05UDPGrader: GraderCase {
                     expected: "one request every \(Self.ms(timeout)), NoReply after about \(Self.ms(Double(attempts) * timeout))",
                     actual: summary, hint: .udpAttemptTimeout)
             }
-            guard measured.cpuSeconds <= max(0.04, 0.25 * took) else {
-                throw probe.fail(
-                    expected: "the wait to sleep in poll (or recvfrom with a timeout), using almost no processor time",
-                    actual: "its thread used \(Self.ms(measured.cpuSeconds)) of processor time in \(Self.ms(took))", hint: .udpBusyWait)
-            }
+            try Self.expectNoSpin(measured, probe: probe)
         }
     }
 
@@ -585,7 +591,7 @@ final class Lesson05UDPGrader: GraderCase {
     func test9e_requestWithRetryKeepsItsDeadlineWhileStrangersChatter() throws {
         try grade {
             let probe = Probe("requestWithRetry(timeout: T, attempts: 2) to a silent server throws NoReply after about 2T although strangers keep sending to it every T/4: their datagrams neither restart the wait nor end the attempt")
-            let timeout = Double(probe.random.int(in: 12...16)) / 100
+            let timeout = Double(probe.random.int(in: 10...13)) / 100
             let serverHost = Loopback.ipv4(probe.random)
             let others = (0..<3).map { _ in Loopback.ipv4(probe.random, avoiding: [serverHost]) }
             let go = DispatchSemaphore(value: 0)
@@ -626,6 +632,7 @@ final class Lesson05UDPGrader: GraderCase {
                     expected: "2 requests, \(Self.ms(timeout)) apart, then NoReply after about \(Self.ms(2 * timeout))", actual: summary,
                     hint: arrivals.count < 2 ? .retry : .udpStrangerEndsAttempt)
             }
+            try Self.expectNoSpin(measured, probe: probe)
         }
     }
 
@@ -638,7 +645,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let holder = try HarnessSocket.udp(host: host)
                 let taken = try holder.localAddress
                 let probe = Probe("openUDPSocket(boundTo: \(taken)), a port another UDP socket holds, throws EADDRINUSE from bind and leaves nothing open")
-                let outcome = try probe.attempt("openUDPSocket(boundTo: \(taken))", returns: { [$0] }) { try openUDPSocket(boundTo: taken) }
+                let outcome = try probe.attempt("openUDPSocket(boundTo: \(taken))", returns: { [$0] }, blockedHint: .datagramSocket) { try openUDPSocket(boundTo: taken) }
                 try expectSocketError(
                     outcome, call: "bind", code: EADDRINUSE, probe: probe, function: "openUDPSocket(boundTo:)",
                     returnedHint: { fd in
@@ -647,7 +654,7 @@ final class Lesson05UDPGrader: GraderCase {
             }
             let foreign = SocketAddress.ipv4(host: "192.0.2.\(seeds.random.int(in: 1...254))", port: 0)
             let probe = Probe("openUDPSocket(boundTo: \(foreign)), an address this machine does not have, throws EADDRNOTAVAIL from bind and leaves nothing open")
-            let outcome = try probe.attempt("openUDPSocket(boundTo: \(foreign))", returns: { [$0] }) { try openUDPSocket(boundTo: foreign) }
+            let outcome = try probe.attempt("openUDPSocket(boundTo: \(foreign))", returns: { [$0] }, blockedHint: .datagramSocket) { try openUDPSocket(boundTo: foreign) }
             try expectSocketError(
                 outcome, call: "bind", code: EADDRNOTAVAIL, probe: probe, function: "openUDPSocket(boundTo:)",
                 returnedHint: { fd in
@@ -655,7 +662,7 @@ final class Lesson05UDPGrader: GraderCase {
                 })
 
             let full = Probe("openUDPSocket(boundTo:) with the descriptor table full throws EMFILE from socket")
-            let fullOutcome = try full.attempt("openUDPSocket(boundTo: 127.0.0.1:0) with no descriptor left", returns: { [$0] }) {
+            let fullOutcome = try full.attempt("openUDPSocket(boundTo: 127.0.0.1:0) with no descriptor left", returns: { [$0] }, blockedHint: .datagramSocket) {
                 try ErrorInputs.withDescriptorTableFull { try openUDPSocket(boundTo: .ipv4(host: "127.0.0.1", port: 0)) }
             }
             try expectSocketError(fullOutcome, call: "socket", code: EMFILE, probe: full, function: "openUDPSocket(boundTo:)")
@@ -666,7 +673,7 @@ final class Lesson05UDPGrader: GraderCase {
             ]
             for address in unparsed {
                 let probe = Probe("openUDPSocket(boundTo: \(address)), a host that is not an address of its family, throws SocketError and leaves nothing open")
-                let outcome = try probe.attempt("openUDPSocket(boundTo: \(address))", returns: { [$0] }) { try openUDPSocket(boundTo: address) }
+                let outcome = try probe.attempt("openUDPSocket(boundTo: \(address))", returns: { [$0] }, blockedHint: .datagramSocket) { try openUDPSocket(boundTo: address) }
                 try Self.expectAnySocketError(outcome, probe: probe, function: "openUDPSocket(boundTo: \(address))", returnedHint: .udpUnparsedHost)
             }
         }
@@ -679,12 +686,12 @@ final class Lesson05UDPGrader: GraderCase {
             let target = try receiver.localAddress
             let closedProbe = Probe("sendDatagram on a descriptor that is not open throws EBADF")
             let closed = ErrorInputs.closedDescriptor(closedProbe.random)
-            let closedOutcome = try closedProbe.attempt("sendDatagram(\(closed), _:to: \(target))") { try sendDatagram(closed, Array("x".utf8), to: target) }
+            let closedOutcome = try closedProbe.attempt("sendDatagram(\(closed), _:to: \(target))", blockedHint: .udpSendDatagram) { try sendDatagram(closed, Array("x".utf8), to: target) }
             try expectSocketError(closedOutcome, call: nil, code: EBADF, probe: closedProbe, function: "sendDatagram", returnedHint: { _ in .uncheckedResult("sendto") })
 
             let pipeProbe = Probe("sendDatagram on a pipe (not a socket) throws ENOTSOCK")
             try withReadablePipe { fd in
-                let outcome = try pipeProbe.attempt("sendDatagram(\(fd) (a pipe), _:to: \(target))") { try sendDatagram(fd, Array("x".utf8), to: target) }
+                let outcome = try pipeProbe.attempt("sendDatagram(\(fd) (a pipe), _:to: \(target))", blockedHint: .udpSendDatagram) { try sendDatagram(fd, Array("x".utf8), to: target) }
                 try expectSocketError(outcome, call: nil, code: ENOTSOCK, probe: pipeProbe, function: "sendDatagram", returnedHint: { _ in .uncheckedResult("sendto") })
             }
 
@@ -692,7 +699,7 @@ final class Lesson05UDPGrader: GraderCase {
             let learner = try LearnerUDPSocket()
             defer { learner.close() }
             let bogus = SocketAddress.ipv4(host: hostProbe.random.pick(["127.0.0.256", "127.1", "::1", "1.2.3.4.5"]), port: target.port ?? 9)
-            let outcome = try hostProbe.attempt("sendDatagram(_:_:to: \(bogus))") { try sendDatagram(learner.fd, Array("x".utf8), to: bogus) }
+            let outcome = try hostProbe.attempt("sendDatagram(_:_:to: \(bogus))", blockedHint: .udpSendDatagram) { try sendDatagram(learner.fd, Array("x".utf8), to: bogus) }
             try Self.expectAnySocketError(outcome, probe: hostProbe, function: "sendDatagram(_:_:to: \(bogus))", returnedHint: .udpUnparsedAddress)
         }
     }
@@ -702,12 +709,12 @@ final class Lesson05UDPGrader: GraderCase {
         try grade {
             let closedProbe = Probe("receiveDatagram on a descriptor that is not open throws EBADF")
             let closed = ErrorInputs.closedDescriptor(closedProbe.random)
-            let closedOutcome = try closedProbe.attempt("receiveDatagram(\(closed), maxSize: 64)") { try receiveDatagram(closed, maxSize: 64) }
+            let closedOutcome = try closedProbe.attempt("receiveDatagram(\(closed), maxSize: 64)", blockedHint: .udpReceiveOne) { try receiveDatagram(closed, maxSize: 64) }
             try expectSocketError(closedOutcome, call: nil, code: EBADF, probe: closedProbe, function: "receiveDatagram", returnedHint: { _ in .uncheckedResult("recvfrom") })
 
             let pipeProbe = Probe("receiveDatagram on a pipe (not a socket) throws ENOTSOCK")
             try withReadablePipe { fd in
-                let outcome = try pipeProbe.attempt("receiveDatagram(\(fd) (a pipe), maxSize: 64)") { try receiveDatagram(fd, maxSize: 64) }
+                let outcome = try pipeProbe.attempt("receiveDatagram(\(fd) (a pipe), maxSize: 64)", blockedHint: .udpReceiveOne) { try receiveDatagram(fd, maxSize: 64) }
                 try expectSocketError(outcome, call: nil, code: ENOTSOCK, probe: pipeProbe, function: "receiveDatagram", returnedHint: { _ in .uncheckedResult("recvfrom") })
             }
         }
@@ -718,12 +725,12 @@ final class Lesson05UDPGrader: GraderCase {
         try grade {
             let closedProbe = Probe("serveUDP on a descriptor that is not open throws EBADF")
             let closed = ErrorInputs.closedDescriptor(closedProbe.random)
-            let closedOutcome = try closedProbe.attempt("serveUDP(\(closed), requests: 2, reply:)") { try serveUDP(closed, requests: 2, reply: Array("x".utf8)) }
+            let closedOutcome = try closedProbe.attempt("serveUDP(\(closed), requests: 2, reply:)", blockedHint: .udpServeLoop) { try serveUDP(closed, requests: 2, reply: Array("x".utf8)) }
             try expectSocketError(closedOutcome, call: nil, code: EBADF, probe: closedProbe, function: "serveUDP", returnedHint: { _ in .udpServeLoop })
 
             let pipeProbe = Probe("serveUDP on a pipe (not a socket) throws ENOTSOCK")
             try withReadablePipe { fd in
-                let outcome = try pipeProbe.attempt("serveUDP(\(fd) (a pipe), requests: 2, reply:)") { try serveUDP(fd, requests: 2, reply: Array("x".utf8)) }
+                let outcome = try pipeProbe.attempt("serveUDP(\(fd) (a pipe), requests: 2, reply:)", blockedHint: .udpServeLoop) { try serveUDP(fd, requests: 2, reply: Array("x".utf8)) }
                 try expectSocketError(outcome, call: nil, code: ENOTSOCK, probe: pipeProbe, function: "serveUDP", returnedHint: { _ in .udpServeLoop })
             }
 
@@ -752,7 +759,7 @@ final class Lesson05UDPGrader: GraderCase {
             let target = try server.localAddress
             let closedProbe = Probe("requestWithRetry on a descriptor that is not open throws EBADF, without waiting out its attempts")
             let closed = ErrorInputs.closedDescriptor(closedProbe.random)
-            let closedOutcome = try closedProbe.attempt("requestWithRetry(\(closed), request:to: \(target), timeout: 0.1, attempts: 2)") {
+            let closedOutcome = try closedProbe.attempt("requestWithRetry(\(closed), request:to: \(target), timeout: 0.1, attempts: 2)", blockedHint: .udpSendError) {
                 try requestWithRetry(closed, request: Array("x".utf8), to: target, timeout: 0.1, attempts: 2)
             }
             try Self.expectFailedCall(closedOutcome, code: EBADF, probe: closedProbe, server: server)
@@ -761,7 +768,7 @@ final class Lesson05UDPGrader: GraderCase {
             // its attempts and throws NoReply, which is the mistake.
             let pipeProbe = Probe("requestWithRetry on a pipe (not a socket) throws ENOTSOCK, without waiting out its attempts")
             try ErrorInputs.withPipe { fd in
-                let outcome = try pipeProbe.attempt("requestWithRetry(\(fd) (a pipe), request:to: \(target), timeout: 0.1, attempts: 2)") {
+                let outcome = try pipeProbe.attempt("requestWithRetry(\(fd) (a pipe), request:to: \(target), timeout: 0.1, attempts: 2)", blockedHint: .udpSendError) {
                     try requestWithRetry(fd, request: Array("x".utf8), to: target, timeout: 0.1, attempts: 2)
                 }
                 try Self.expectFailedCall(outcome, code: ENOTSOCK, probe: pipeProbe, server: server)
@@ -814,6 +821,16 @@ extension Lesson05UDPGrader {
         if error.call.hasPrefix("SocketAddress") { return .udpSenderAddress }
         if error.code == EAGAIN || error.code == EWOULDBLOCK { return .udpReceiveWaits }
         return nil
+    }
+
+    /// A wait must sleep (in poll, or in recvfrom with a timeout): its thread uses almost no
+    /// processor time. A spinning loop uses most of the wall time (less on a busy machine,
+    /// hence the low bar; a sleeping wait uses well under a millisecond).
+    fileprivate static func expectNoSpin(_ measured: Deadline.Measured<[UInt8]>, probe: Probe) throws {
+        guard measured.cpuSeconds > max(0.015, 0.1 * measured.seconds) else { return }
+        throw probe.fail(
+            expected: "the wait to sleep in poll (or recvfrom with a timeout), using almost no processor time",
+            actual: "its thread used \(ms(measured.cpuSeconds)) of processor time in \(ms(measured.seconds))", hint: .udpBusyWait)
     }
 
     /// The socket belongs to the caller: still open, still the same socket, after the call.
