@@ -201,7 +201,7 @@ final class Lesson05UDPGrader: GraderCase {
             }
             // Nothing is waiting now: the next call waits for the datagram that comes later.
             let later = Array("third, a little later".utf8)
-            let delay = Double(probe.random.int(in: 80...120)) / 1000
+            let delay = Double(probe.random.int(in: 60...100)) / 1000
             let (transcript, target) = (probe.transcript, learner.address)
             Thread {
                 Thread.sleep(forTimeInterval: delay)
@@ -404,7 +404,7 @@ final class Lesson05UDPGrader: GraderCase {
                 (serverHost, learnerHost, 0),
             ]
             for (serverHost, learnerHost, size) in cases {
-                let delay = Double(probe.random.int(in: 30...70)) / 1000
+                let delay = Double(probe.random.int(in: 20...45)) / 1000
                 let timeout = Double(probe.random.int(in: 60...90)) / 100
                 let reply = probe.random.bytes(size)
                 let request = Array("request \(probe.random.int(in: 1...9999))".utf8)
@@ -415,7 +415,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let measured = try callRequest(
                     probe, learner, request: request, server: server.address, timeout: timeout, attempts: 2,
                     context: { Self.arrived(server) }, blocked: { server.received.count > 2 ? .boundedRetry : .udpAttemptTimeout })
-                Thread.sleep(forTimeInterval: 0.02)  // a request sent again just now: let the server note it
+                Thread.sleep(forTimeInterval: 0.01)  // a request sent again just now: let the server note it
                 let sent = server.received.count
                 let took = Self.ms(measured.seconds)
                 switch measured.result {
@@ -457,7 +457,7 @@ final class Lesson05UDPGrader: GraderCase {
     func test9b_requestWithRetrySendsAgainAfterALoss() throws {
         try grade {
             let probe = Probe("requestWithRetry(timeout: T, attempts: 3) sends the request again about T seconds after the first is lost (not sooner), and returns the reply to the second")
-            let timeout = Double(probe.random.int(in: 12...20)) / 100
+            let timeout = Double(probe.random.int(in: 10...16)) / 100
             let reply = probe.random.bytes(probe.random.int(in: 1_025...4_000))
             let request = Array("ping \(probe.random.int(in: 1...9999))".utf8)
             let server = try ScriptedUDPServer("server", host: Loopback.ipv4(probe.random), transcript: probe.transcript) { number, _ in
@@ -501,7 +501,7 @@ final class Lesson05UDPGrader: GraderCase {
     func test9c_requestWithRetryGivesUp() throws {
         try grade {
             let probe = Probe("requestWithRetry(timeout: T, attempts: A) to a server that never answers throws NoReply(attempts: A, timeout: T) after exactly A requests, one every T seconds, waiting without spinning")
-            let timeout = Double(probe.random.int(in: 8...12)) / 100
+            let timeout = Double(probe.random.int(in: 6...10)) / 100
             let attempts = probe.random.int(in: 2...3)
             let server = try ScriptedUDPServer("silent server", host: Loopback.ipv4(probe.random), transcript: probe.transcript) { _, _ in [] }
             defer { server.stop() }
@@ -595,7 +595,7 @@ final class Lesson05UDPGrader: GraderCase {
     func test9e_requestWithRetryKeepsItsDeadlineWhileStrangersChatter() throws {
         try grade {
             let probe = Probe("requestWithRetry(timeout: T, attempts: 2) to a silent server throws NoReply after about 2T although strangers keep sending to it every T/4: their datagrams neither restart the wait nor end the attempt")
-            let timeout = Double(probe.random.int(in: 10...13)) / 100
+            let timeout = Double(probe.random.int(in: 8...11)) / 100
             let serverHost = Loopback.ipv4(probe.random)
             let others = (0..<3).map { _ in Loopback.ipv4(probe.random, avoiding: [serverHost]) }
             let go = DispatchSemaphore(value: 0)
@@ -750,8 +750,8 @@ final class Lesson05UDPGrader: GraderCase {
                 try serveUDP(learner.fd, requests: 0, reply: Array("hello".utf8))
             }
             try Self.expectStillOpen(learner, probe: probe, after: "serveUDP")
-            let answered = try client.receiveDatagram(seconds: 0.05)
-            guard answered == nil, learner.take(seconds: 0.05) != nil else {
+            let answered = try client.receiveDatagram(seconds: 0.03)
+            guard answered == nil, learner.take(seconds: 0.03) != nil else {
                 throw probe.fail(expected: "no datagram read, none answered", actual: answered != nil ? "the client got an answer" : "the waiting datagram was read", hint: .udpRequestCount)
             }
         }
@@ -897,7 +897,7 @@ extension Lesson05UDPGrader {
     /// already on their way. Each goes into the transcript.
     fileprivate static func drain(_ socket: HarnessSocket, first: Double, log: Int, transcript: Transcript) throws -> [(bytes: [UInt8], sender: SocketAddress)] {
         var pieces: [(bytes: [UInt8], sender: SocketAddress)] = []
-        while let piece = try socket.receiveDatagram(limit: 65_536, seconds: pieces.isEmpty ? first : 0.01) {
+        while let piece = try socket.receiveDatagram(limit: 65_536, seconds: pieces.isEmpty ? first : 0.005) {
             transcript.record(log, .note("a datagram arrived from \(piece.sender): \(describeDatagram(piece.bytes))"))
             pieces.append(piece)
             if pieces.count > 64 { break }
@@ -920,7 +920,7 @@ extension Lesson05UDPGrader {
         }
         // The late client waits for client 1's reply before it sends, and a moment more (a
         // server may connect to a client to answer, if it disconnects right after).
-        let pause = Double(probe.random.int(in: 20...40)) / 1000
+        let pause = Double(probe.random.int(in: 10...25)) / 1000
         let firstReply = FirstReply()
         let choreography = DispatchSemaphore(value: 0)
         if let late = lateClient {
