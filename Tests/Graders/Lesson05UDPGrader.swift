@@ -22,12 +22,12 @@ final class Lesson05UDPGrader: GraderCase {
     func test1_openUDPSocketBindsTheAddressGiven() throws {
         try grade {
             let seeds = Probe("openUDPSocket(boundTo:) binds exactly the address it was given")
-            let host = Loopback.ipv4(seeds.random)
-            let asked: [SocketAddress] = [.ipv4(host: host, port: try Loopback.freeUDPPort(host: host)), .ipv6(host: "::1", port: 0)]
+            let host = UDPLoopback.ipv4(seeds.random)
+            let asked: [SocketAddress] = [.ipv4(host: host, port: try UDPLoopback.freeUDPPort(host: host)), .ipv6(host: "::1", port: 0)]
             for address in asked {
                 let wanted = address.port == 0 ? "\(address.host ?? "?") (port chosen by the kernel)" : "\(address)"
                 let probe = Probe("openUDPSocket(boundTo: \(address)) makes a UDP socket bound to \(wanted)")
-                let stale = StaleErrno(probe.random)
+                let stale = UDPStaleErrno(probe.random)
                 let fd = try probe.call(
                     "openUDPSocket(boundTo: \(address))", returns: { [$0] }, blockedHint: .datagramSocket,
                     errorHint: { error in
@@ -76,9 +76,9 @@ final class Lesson05UDPGrader: GraderCase {
     func test2_sendDatagramSendsEachAsOneDatagram() throws {
         try grade {
             let probe = Probe("sendDatagram(_:_:to:) sends each payload (1 byte, a few hundred, about 60,000, 0 bytes) as one whole datagram from the socket it was given, to 127.x.y.z and to ::1")
-            let learnerHost = Loopback.ipv4(probe.random)
-            let receiverHost = Loopback.ipv4(probe.random, avoiding: [learnerHost])
-            let strangerHost = Loopback.ipv4(probe.random, avoiding: [learnerHost, receiverHost])
+            let learnerHost = UDPLoopback.ipv4(probe.random)
+            let receiverHost = UDPLoopback.ipv4(probe.random, avoiding: [learnerHost])
+            let strangerHost = UDPLoopback.ipv4(probe.random, avoiding: [learnerHost, receiverHost])
             let learner = try LearnerUDPSocket(host: learnerHost)
             defer { learner.close() }
             let learner6 = try LearnerUDPSocket(host: "::1")
@@ -93,7 +93,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let target = try to.localAddress
                 let log = probe.transcript.open("your socket \(from.address) -> harness UDP socket \(target)")
                 probe.transcript.record(log, .note("your code was asked to send \(describeDatagram(payload))"))
-                let stale = StaleErrno(probe.random)
+                let stale = UDPStaleErrno(probe.random)
                 try probe.call(
                     "sendDatagram(_:_: \(size) bytes, to: \(target))", blockedHint: .udpSendDatagram,
                     errorHint: { error in
@@ -146,7 +146,7 @@ final class Lesson05UDPGrader: GraderCase {
     func test3_sendDatagramRefusesATooLargeDatagram() throws {
         try grade {
             let probe = Probe("sendDatagram(_:_:to:) of more than one datagram can carry (over 65,507 bytes over IPv4, over 65,527 over IPv6) throws EMSGSIZE and sends nothing")
-            let host = Loopback.ipv4(probe.random)
+            let host = UDPLoopback.ipv4(probe.random)
             for (host, size) in [(host, probe.random.int(in: 65_508...70_000)), ("::1", probe.random.int(in: 65_528...70_000))] {
                 let learner = try LearnerUDPSocket(host: host)
                 defer { learner.close() }
@@ -184,7 +184,7 @@ final class Lesson05UDPGrader: GraderCase {
                 try sender.sendDatagram(Array(text.utf8), to: learner.address)
             }
             for text in ["first", "second, a bit longer"] {
-                let stale = StaleErrno(probe.random)
+                let stale = UDPStaleErrno(probe.random)
                 let datagram = try probe.call(
                     "receiveDatagram(_:maxSize: 1024)", unblock: learner.unblock, blockedHint: .oneDatagram,
                     errorHint: { Self.receiveErrorHint($0, stale: stale) ?? .oneDatagram }
@@ -270,7 +270,7 @@ final class Lesson05UDPGrader: GraderCase {
     func test6_receiveDatagramHandlesEverySize() throws {
         try grade {
             let probe = Probe("receiveDatagram(_:maxSize:) returns a datagram of exactly maxSize whole (not truncated), cuts maxSize + 1 to maxSize (truncated), returns a 0-byte datagram as empty, and a datagram of about 60,000 bytes whole")
-            let sender = try HarnessSocket.udp(host: Loopback.ipv4(probe.random))
+            let sender = try HarnessSocket.udp(host: UDPLoopback.ipv4(probe.random))
             let learner = try LearnerUDPSocket()
             defer { learner.close() }
             let log = probe.transcript.open("harness UDP socket \(try sender.localAddress) -> your socket \(learner.address)")
@@ -290,7 +290,7 @@ final class Lesson05UDPGrader: GraderCase {
                 probe.transcript.record(log, .note("harness -> your code: \(describeDatagram(sent))"))
                 try sender.sendDatagram(sent, to: learner.address)
                 let expected = Array(sent.prefix(maxSize))
-                let stale = StaleErrno(probe.random)
+                let stale = UDPStaleErrno(probe.random)
                 let datagram = try probe.call(
                     "receiveDatagram(_:maxSize: \(maxSize)) of a \(sent.count)-byte datagram", unblock: learner.unblock,
                     blockedHint: sent.isEmpty ? .udpEmptyDatagram : .oneDatagram,
@@ -328,9 +328,9 @@ final class Lesson05UDPGrader: GraderCase {
     func test7_receiveDatagramNamesTheSender() throws {
         try grade {
             let probe = Probe("receiveDatagram(_:maxSize:) names each datagram's sender exactly (family, address, port), for senders at 127.x.y.z addresses and at ::1")
-            let learnerHost = Loopback.ipv4(probe.random)
-            let hostA = Loopback.ipv4(probe.random, avoiding: [learnerHost])
-            let hostB = Loopback.ipv4(probe.random, avoiding: [learnerHost, hostA])
+            let learnerHost = UDPLoopback.ipv4(probe.random)
+            let hostA = UDPLoopback.ipv4(probe.random, avoiding: [learnerHost])
+            let hostB = UDPLoopback.ipv4(probe.random, avoiding: [learnerHost, hostA])
             let learner = try LearnerUDPSocket(host: learnerHost)
             defer { learner.close() }
             let learner6 = try LearnerUDPSocket(host: "::1")
@@ -342,7 +342,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let log = probe.transcript.open("harness UDP socket \(from) -> your socket \(to.address)")
                 probe.transcript.record(log, .bytes(from: .harness, text))
                 try sender.sendDatagram(text, to: to.address)
-                let stale = StaleErrno(probe.random)
+                let stale = UDPStaleErrno(probe.random)
                 let datagram = try probe.call(
                     "receiveDatagram(_:maxSize: 512) of a datagram from \(from)", unblock: to.unblock, blockedHint: .oneDatagram,
                     errorHint: { error in Self.receiveErrorHint(error, stale: stale) ?? .udpSenderAddress }
@@ -366,9 +366,9 @@ final class Lesson05UDPGrader: GraderCase {
     func test8_serveUDPAnswersEachClientFromItsOwnSocket() throws {
         try grade {
             let probe = Probe("serveUDP(_:requests: 3, reply:) answers three clients at three addresses (one sends an empty datagram, one arrives only after the first reply) with the whole reply, each at its own address, from the server's own address and port")
-            let serverHost = Loopback.ipv4(probe.random)
-            let hostB = Loopback.ipv4(probe.random, avoiding: [serverHost])
-            let hostC = Loopback.ipv4(probe.random, avoiding: [serverHost, hostB])
+            let serverHost = UDPLoopback.ipv4(probe.random)
+            let hostB = UDPLoopback.ipv4(probe.random, avoiding: [serverHost])
+            let hostC = UDPLoopback.ipv4(probe.random, avoiding: [serverHost, hostB])
             let learner = try LearnerUDPSocket(host: serverHost, fixedPort: true)
             defer { learner.close() }
             let clients = [try HarnessSocket.udp(host: "127.0.0.1"), try HarnessSocket.udp(host: hostB), try HarnessSocket.udp(host: hostC)]
@@ -396,8 +396,8 @@ final class Lesson05UDPGrader: GraderCase {
     func test9a_requestWithRetryReturnsAPromptReplyPromptly() throws {
         try grade {
             let probe = Probe("requestWithRetry returns the server's prompt reply (over 1,024 bytes, or empty) whole, as soon as it arrives, after sending once from the socket it was given, from a server at 127.x.y.z and at ::1")
-            let serverHost = Loopback.ipv4(probe.random)
-            let learnerHost = Loopback.ipv4(probe.random, avoiding: [serverHost])
+            let serverHost = UDPLoopback.ipv4(probe.random)
+            let learnerHost = UDPLoopback.ipv4(probe.random, avoiding: [serverHost])
             let cases = [
                 (serverHost, "127.0.0.1", probe.random.int(in: 1_025...65_507)),
                 ("::1", "::1", probe.random.int(in: 1_025...65_507)),
@@ -460,7 +460,7 @@ final class Lesson05UDPGrader: GraderCase {
             let timeout = Double(probe.random.int(in: 10...16)) / 100
             let reply = probe.random.bytes(probe.random.int(in: 1_025...4_000))
             let request = Array("ping \(probe.random.int(in: 1...9999))".utf8)
-            let server = try ScriptedUDPServer("server", host: Loopback.ipv4(probe.random), transcript: probe.transcript) { number, _ in
+            let server = try ScriptedUDPServer("server", host: UDPLoopback.ipv4(probe.random), transcript: probe.transcript) { number, _ in
                 number == 1 ? [] : [.reply(reply)]
             }
             defer { server.stop() }
@@ -503,11 +503,11 @@ final class Lesson05UDPGrader: GraderCase {
             let probe = Probe("requestWithRetry(timeout: T, attempts: A) to a server that never answers throws NoReply(attempts: A, timeout: T) after exactly A requests, one every T seconds, waiting without spinning")
             let timeout = Double(probe.random.int(in: 6...10)) / 100
             let attempts = probe.random.int(in: 2...3)
-            let server = try ScriptedUDPServer("silent server", host: Loopback.ipv4(probe.random), transcript: probe.transcript) { _, _ in [] }
+            let server = try ScriptedUDPServer("silent server", host: UDPLoopback.ipv4(probe.random), transcript: probe.transcript) { _, _ in [] }
             defer { server.stop() }
             let learner = try LearnerUDPSocket()
             defer { learner.close() }
-            let stale = StaleErrno(probe.random)
+            let stale = UDPStaleErrno(probe.random)
             let measured = try callRequest(
                 probe, learner, request: Array("anyone?".utf8), server: server.address, timeout: timeout, attempts: attempts, stale: stale,
                 context: { Self.arrived(server) }, blocked: { server.received.count > attempts ? .boundedRetry : .udpAttemptTimeout })
@@ -546,8 +546,8 @@ final class Lesson05UDPGrader: GraderCase {
     func test9d_requestWithRetryIgnoresStrangers() throws {
         try grade {
             let probe = Probe("requestWithRetry takes only the server's datagram as its reply: a stranger at the server's address on another port and a stranger at another address on the server's port are ignored, and the request is not sent again")
-            let serverHost = Loopback.ipv4(probe.random)
-            let others = (0..<3).map { _ in Loopback.ipv4(probe.random, avoiding: [serverHost]) }
+            let serverHost = UDPLoopback.ipv4(probe.random)
+            let others = (0..<3).map { _ in UDPLoopback.ipv4(probe.random, avoiding: [serverHost]) }
             let fakes = [Array("not from the server: another port".utf8), Array("not from the server: another address".utf8)]
             let order = probe.random.pick([[0, 1], [1, 0]])
             let reply = probe.random.bytes(probe.random.int(in: 1_025...4_000))
@@ -596,8 +596,8 @@ final class Lesson05UDPGrader: GraderCase {
         try grade {
             let probe = Probe("requestWithRetry(timeout: T, attempts: 2) to a silent server throws NoReply after about 2T although strangers keep sending to it every T/4: their datagrams neither restart the wait nor end the attempt")
             let timeout = Double(probe.random.int(in: 8...11)) / 100
-            let serverHost = Loopback.ipv4(probe.random)
-            let others = (0..<3).map { _ in Loopback.ipv4(probe.random, avoiding: [serverHost]) }
+            let serverHost = UDPLoopback.ipv4(probe.random)
+            let others = (0..<3).map { _ in UDPLoopback.ipv4(probe.random, avoiding: [serverHost]) }
             let go = DispatchSemaphore(value: 0)
             let server = try ScriptedUDPServer(
                 "silent server", host: serverHost, strangers: [.otherPort, .samePort(hosts: others)], transcript: probe.transcript
@@ -645,7 +645,7 @@ final class Lesson05UDPGrader: GraderCase {
     func test9f_openUDPSocketReportsEveryFailure() throws {
         try grade {
             let seeds = Probe("openUDPSocket(boundTo:) reports every failure and leaves nothing open")
-            let heldHost = Loopback.ipv4(seeds.random)
+            let heldHost = UDPLoopback.ipv4(seeds.random)
             for host in [heldHost, "::1"] {
                 let holder = try HarnessSocket.udp(host: host)
                 let taken = try holder.localAddress
@@ -742,7 +742,7 @@ final class Lesson05UDPGrader: GraderCase {
             let probe = Probe("serveUDP(_:requests: 0, reply:) returns at once and leaves a waiting datagram unread and unanswered")
             let learner = try LearnerUDPSocket()
             defer { learner.close() }
-            let client = try HarnessSocket.udp(host: Loopback.ipv4(probe.random))
+            let client = try HarnessSocket.udp(host: UDPLoopback.ipv4(probe.random))
             let log = probe.transcript.open("client \(try client.localAddress) -> your server \(learner.address)")
             probe.transcript.record(log, .bytes(from: .harness, Array("not for you".utf8)))
             try client.sendDatagram(Array("not for you".utf8), to: learner.address)
@@ -792,7 +792,7 @@ extension Lesson05UDPGrader {
     /// blocks, the hint comes from `blocked`, asked after the fact; a spin gets `busy-wait`.
     fileprivate func callRequest(
         _ probe: Probe, _ learner: LearnerUDPSocket, request: [UInt8], server: SocketAddress, timeout: Double, attempts: Int,
-        seconds: Double? = nil, stale: StaleErrno? = nil, context: () -> String = { "" }, blocked: () -> Hint
+        seconds: Double? = nil, stale: UDPStaleErrno? = nil, context: () -> String = { "" }, blocked: () -> Hint
     ) throws -> Deadline.Measured<[UInt8]> {
         let function = "requestWithRetry(_:request: \(escaped(request)), to: \(server), timeout: \(timeout), attempts: \(attempts))"
         do {
@@ -811,7 +811,7 @@ extension Lesson05UDPGrader {
 
     /// The hint for an error requestWithRetry threw where it should have returned (or
     /// thrown NoReply), from what it threw and how soon; nil when nothing specific fits.
-    fileprivate static func requestErrorHint(_ error: any Error, seconds: Double, timeout: Double, attempts: Int, stale: StaleErrno?) -> Hint? {
+    fileprivate static func requestErrorHint(_ error: any Error, seconds: Double, timeout: Double, attempts: Int, stale: UDPStaleErrno?) -> Hint? {
         if let stale, stale.explains(error) { return .udpErrnoCheck }
         if let error = error as? SocketError, error.code == EAGAIN || error.code == EWOULDBLOCK { return .udpEagainTimeout }
         if error is ConnectionClosed { return .udpEmptyDatagram }
@@ -820,7 +820,7 @@ extension Lesson05UDPGrader {
     }
 
     /// The hint for an error receiveDatagram threw where a datagram was waiting (or coming).
-    fileprivate static func receiveErrorHint(_ error: any Error, stale: StaleErrno?) -> Hint? {
+    fileprivate static func receiveErrorHint(_ error: any Error, stale: UDPStaleErrno?) -> Hint? {
         if let stale, stale.explains(error) { return .udpErrnoCheck }
         guard let error = error as? SocketError else { return error is ConnectionClosed ? .udpEmptyDatagram : nil }
         if error.call.hasPrefix("SocketAddress") { return .udpSenderAddress }
@@ -937,7 +937,7 @@ extension Lesson05UDPGrader {
         } else {
             choreography.signal()
         }
-        let stale = StaleErrno(probe.random)
+        let stale = UDPStaleErrno(probe.random)
         let function = "serveUDP(_:requests: \(count), reply: \(reply.count) bytes)"
         let outcome: Result<Void, any Error>
         do {

@@ -21,8 +21,8 @@ final class LearnerUDPSocket: @unchecked Sendable {
         while true {
             // A free port can be taken by someone else before the bind: try another.
             tries += 1
-            let port = fixedPort ? try Loopback.freeUDPPort(host: host) : 0
-            let bound = try Loopback.address(host, port: port).withSockAddr { bind(fd, $0, $1) }
+            let port = fixedPort ? try UDPLoopback.freeUDPPort(host: host) : 0
+            let bound = try UDPLoopback.address(host, port: port).withSockAddr { bind(fd, $0, $1) }
             if bound == 0 { break }
             let error = SocketError(call: "bind")
             guard error.code == EADDRINUSE, tries < 5 else {
@@ -72,7 +72,7 @@ final class LearnerUDPSocket: @unchecked Sendable {
     func close() { closeIfOpen(fd) }
 }
 
-enum Loopback {
+enum UDPLoopback {
     /// A loopback IPv4 address other than 127.0.0.1 (all of 127.0.0.0/8 is loopback),
     /// drawn from `random`, and not one of `avoiding`.
     static func ipv4(_ random: SeededGenerator, avoiding: Set<String> = []) -> String {
@@ -114,7 +114,7 @@ func describeDatagram(_ bytes: [UInt8]) -> String {
 /// A stale errno for a learner's call that succeeds: drawn before the call, planted first
 /// thing on the learner's thread (errno belongs to one thread), and recognised afterwards
 /// if the learner's code reports it as a failure.
-struct StaleErrno: Sendable {
+struct UDPStaleErrno: Sendable {
     let code: Int32
 
     init(_ random: SeededGenerator) {
@@ -198,7 +198,7 @@ final class ScriptedUDPServer: @unchecked Sendable {
             case .samePort(let hosts):
                 var found: HarnessSocket?
                 for other in hosts where found == nil {
-                    found = try Loopback.udpSocket(at: Loopback.address(other, port: address.port ?? 0))
+                    found = try UDPLoopback.udpSocket(at: UDPLoopback.address(other, port: address.port ?? 0))
                 }
                 guard let found else { throw SocketError(call: "bind (a stranger on port \(address.port ?? 0))", code: EADDRINUSE) }
                 strangers.append(found)
