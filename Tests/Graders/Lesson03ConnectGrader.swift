@@ -162,31 +162,43 @@ final class Lesson03ConnectGrader: GraderCase {
 
     // Row 17 and rule 1: sendAll throws SocketError when it cannot send, never dies of
     // SIGPIPE, never spins or traps on a -1, and leaves the caller's descriptor open. In a
-    // child process: a SIGPIPE, a trap or an endless loop takes down only the child.
+    // child process: a SIGPIPE, a trap or an endless loop takes down only the child. The four
+    // children run at once; their reports are judged in a fixed order.
     func test6_sendAllThrowsWhenItCannotSend() throws {
         try grade {
             let probe = Probe("sendAll(_:_:) throws SocketError when it cannot send: to a peer that reset the connection (EPIPE or ECONNRESET, never killed by SIGPIPE), on a closed descriptor (EBADF), on a pipe (ENOTSOCK); the caller's descriptor stays open")
             let random = probe.random
+            var cases: [@Sendable () throws -> Void] = []
+            var servers: [Peer] = []
+            defer { servers.forEach { $0.stop() } }
             for variant in ["read", "unread"] {
                 let (server, address) = try Peer.server("server", transcript: probe.transcript, script: [.reset])
-                defer { server.stop() }
+                servers.append(server)
                 let size = random.int(in: 1...200_000)
                 probe.transcript.note(variant == "read"
-                    ? "grader-child read the reset (recv: ECONNRESET), then called sendAll with \(size) bytes: the send must fail with EPIPE"
-                    : "grader-child saw the reset arrive without reading it, then called sendAll with \(size) bytes: the send must fail with ECONNRESET")
-                try Self.judgeChild(
-                    ["send-after-reset", "\(address.port!)", variant, "\(size)"], situation: "a connection the peer reset",
-                    codes: [EPIPE, ECONNRESET], callMustBeSend: true, descriptorStays: true, probe: probe)
+                    ? "grader-child connected to \(address), read the reset (recv: ECONNRESET), then called sendAll with \(size) bytes: the send must fail with EPIPE"
+                    : "grader-child connected to \(address), saw the reset arrive without reading it, then called sendAll with \(size) bytes: the send must fail with ECONNRESET")
+                cases.append {
+                    try Self.judgeChild(
+                        ["send-after-reset", "\(address.port!)", variant, "\(size)"], situation: "a connection the peer reset (\(variant == "read" ? "the reset already read" : "the reset not yet read"))",
+                        codes: [EPIPE, ECONNRESET], callMustBeSend: true, descriptorStays: true, probe: probe)
+                }
             }
             let closed = ErrorInputs.closedDescriptor(random)
-            probe.transcript.note("grader-child called sendAll on descriptor \(closed), which is not open")
-            try Self.judgeChild(
-                ["send-all-to", "closed:\(closed)", "\(random.int(in: 1...100_000))"], situation: "descriptor \(closed), which is not open",
-                codes: [EBADF], callMustBeSend: false, descriptorStays: false, probe: probe)
-            probe.transcript.note("grader-child called sendAll on the read end of a pipe")
-            try Self.judgeChild(
-                ["send-all-to", "pipe", "\(random.int(in: 1...100_000))"], situation: "a pipe's read end (not a socket)",
-                codes: [ENOTSOCK, EBADF], callMustBeSend: false, descriptorStays: true, probe: probe)
+            let sizes = [random.int(in: 1...100_000), random.int(in: 1...100_000)]
+            probe.transcript.note("grader-child called sendAll with \(sizes[0]) bytes on descriptor \(closed), which is not open")
+            cases.append {
+                try Self.judgeChild(
+                    ["send-all-to", "closed:\(closed)", "\(sizes[0])"], situation: "descriptor \(closed), which is not open",
+                    codes: [EBADF], callMustBeSend: false, descriptorStays: false, probe: probe)
+            }
+            probe.transcript.note("grader-child called sendAll with \(sizes[1]) bytes on the read end of a pipe (its write end closed)")
+            cases.append {
+                try Self.judgeChild(
+                    ["send-all-to", "pipe", "\(sizes[1])"], situation: "a pipe's read end (not a socket)",
+                    codes: [ENOTSOCK, EBADF], callMustBeSend: false, descriptorStays: true, probe: probe)
+            }
+            try runConcurrently(cases)
         }
     }
 
@@ -242,68 +254,21 @@ final class Lesson03ConnectGrader: GraderCase {
     }
 
     // Row 8: send takes only part of a large payload when the peer is slow; everything must
-    // arrive, and the wait for room must wait (poll), not spin.
+    // arrive, and the wait for room must wait (poll), not spin. The two sockets are served at
+    // once (each transfer mostly waits); their results are judged in a fixed order.
     func test8_sendAllSendsEveryByteThroughShortWrites() throws {
         try grade {
             let probe = Probe("sendAll(_:_:) delivers megabytes to a slow reader (a blocking socket with a send timeout, a non-blocking socket), every byte in order, waiting for room without spinning")
             let random = probe.random
+            var cases: [@Sendable () throws -> Void] = []
             for mode in [SendMode.sendTimeout, .nonBlocking] {
-                let payload = Array(Self.payload.prefix((4 << 20) - random.int(in: 0...65_535)))
+                let size = (4 << 20) - random.int(in: 0...65_535)
                 // The non-blocking case starts with the reader asleep: the buffers fill at once
                 // and sendAll has nothing to do but wait. A loop that spins shows in its CPU time.
                 let pause = mode == .nonBlocking ? Double(random.int(in: 80...150)) / 1000 : 0
-                let (reader, address) = try Peer.server("slow reader", transcript: probe.transcript, script: [
-                    // Measured on loopback: below about 16 KB the window stalls and the kernel's
-                    // persist timer makes it crawl; 32 KB still gives about 130 short writes.
-                    .receiveBuffer(32768), .pause(pause), .drain(chunk: 16384, gap: 0.001, seconds: 10),
-                ])
-                defer { reader.stop() }
-                let sender = try HarnessSocket.connect(to: address)
-                try sender.setOption(SOL_SOCKET, SO_SNDBUF, 32768, "SO_SNDBUF")
-                try mode.apply(to: sender.fd)
-                let before = Inspect.identity(sender.fd)
-                let flags = statusFlags(sender.fd)
-                let measured = try probe.measure(
-                    "sendAll(_:_:) with \(payload.count) bytes (\(mode.description))", seconds: 5,
-                    unblock: { try? sender.shutdown(ShutdownHow.both) }, blockedHint: .sendWait, spinningHint: .sendSpins
-                ) {
-                    try sendAll(sender.fd, payload)
-                }
-                guard Inspect.identity(sender.fd) == before else {
-                    throw probe.fail(expected: "the caller's socket (fd \(sender.fd)) still open after sendAll", actual: "after sendAll: \(Inspect.describe(sender.fd))", hint: .sendAllCloses)
-                }
-                let flagsAfter = statusFlags(sender.fd)
-                // End-of-file: the reader stops at what it got.
-                reader.note((pause > 0 ? "the reader slept \(Int(pause * 1000)) ms before its first read; " : "") + "sendAll ended after \(Self.milliseconds(measured.seconds)) (\(Self.milliseconds(measured.cpuSeconds)) of processor time); the harness shut down the sending side of your socket")
-                try sender.shutdown(ShutdownHow.write)
-                reader.wait(seconds: 10)
-                let received = reader.received
-                if case .failure(let error) = measured.result {
-                    let eagain = (error as? SocketError).map { $0.code == EAGAIN || $0.code == EWOULDBLOCK } ?? false
-                    throw probe.fail(
-                        expected: "sendAll to return after writing all \(payload.count) bytes",
-                        actual: "it threw \(error) after the reader had \(received.count) bytes",
-                        hint: eagain ? .sendAgain : .sendAllHealthy)
-                }
-                if let difference = difference(expected: payload, actual: received) {
-                    throw probe.fail(
-                        expected: "\(payload.count) bytes, digest \(digest(payload))",
-                        actual: "\(difference); digest \(digest(received))",
-                        hint: sendDifferenceHint(expected: payload, actual: received))
-                }
-                guard flagsAfter == flags else {
-                    throw probe.fail(expected: "the socket's file status flags unchanged (\(String(flags ?? 0, radix: 16)), \(mode.description))", actual: "after sendAll they are \(String(flagsAfter ?? 0, radix: 16))", hint: .sendAllChangesFlags)
-                }
-                // A waiting loop uses a few percent of the processor; a spinning one all it gets.
-                // Measured here: about 3 ms of processor time in 0.3-0.5 s for a loop that polls
-                // (1 %); a spinning loop used 40 % with other builds running on both cores.
-                if measured.cpuSeconds > 0.04 && measured.cpuSeconds > 0.12 * measured.seconds {
-                    throw probe.fail(
-                        expected: "sendAll to wait for room (\(pause > 0 ? "the reader slept \(Int(pause * 1000)) ms, then read slowly" : "the reader read slowly"); \(mode.description)) using little processor time",
-                        actual: "it took \(Self.milliseconds(measured.seconds)) and used \(Self.milliseconds(measured.cpuSeconds)) of processor time: it spun, retrying send without waiting",
-                        hint: .sendSpins)
-                }
+                cases.append { try Self.sendThroughShortWrites(mode, size: size, pause: pause, probe: probe) }
             }
+            try runConcurrently(cases)
         }
     }
 
@@ -536,6 +501,62 @@ extension Lesson03ConnectGrader {
         throw probe.fail(expected: expected, actual: "grader-child \(ending): \(output)", hint: .harnessDisturbed)
     }
 
+    /// One transfer of `size` bytes of `payload` to a slow reader through `mode`'s short writes.
+    fileprivate static func sendThroughShortWrites(_ mode: SendMode, size: Int, pause: Double, probe: Probe) throws {
+        let payload = Array(Self.payload.prefix(size))
+        let (reader, address) = try Peer.server("slow reader", transcript: probe.transcript, script: [
+            // Measured on loopback: below about 16 KB the window stalls and the kernel's
+            // persist timer makes it crawl; 32 KB still gives about 130 short writes.
+            .receiveBuffer(32768), .pause(pause), .drain(chunk: 16384, gap: 0.001, seconds: 10),
+        ])
+        defer { reader.stop() }
+        let sender = try HarnessSocket.connect(to: address)
+        try sender.setOption(SOL_SOCKET, SO_SNDBUF, 32768, "SO_SNDBUF")
+        try mode.apply(to: sender.fd)
+        let before = Inspect.identity(sender.fd)
+        let flags = statusFlags(sender.fd)
+        let measured = try probe.measure(
+            "sendAll(_:_:) with \(payload.count) bytes (\(mode.description))", seconds: 5,
+            unblock: { try? sender.shutdown(ShutdownHow.both) }, blockedHint: .sendWait, spinningHint: .sendSpins
+        ) {
+            try sendAll(sender.fd, payload)
+        }
+        guard Inspect.identity(sender.fd) == before else {
+            throw probe.fail(expected: "the caller's socket (fd \(sender.fd)) still open after sendAll", actual: "after sendAll: \(Inspect.describe(sender.fd))", hint: .sendAllCloses)
+        }
+        let flagsAfter = statusFlags(sender.fd)
+        // End-of-file: the reader stops at what it got.
+        reader.note((pause > 0 ? "the reader slept \(Int(pause * 1000)) ms before its first read; " : "") + "sendAll (\(mode.description)) ended after \(milliseconds(measured.seconds)) (\(milliseconds(measured.cpuSeconds)) of processor time); the harness shut down the sending side of your socket")
+        try sender.shutdown(ShutdownHow.write)
+        reader.wait(seconds: 10)
+        let received = reader.received
+        if case .failure(let error) = measured.result {
+            let eagain = (error as? SocketError).map { $0.code == EAGAIN || $0.code == EWOULDBLOCK } ?? false
+            throw probe.fail(
+                expected: "sendAll to return after writing all \(payload.count) bytes (\(mode.description))",
+                actual: "it threw \(error) after the reader had \(received.count) bytes",
+                hint: eagain ? .sendAgain : .sendAllHealthy)
+        }
+        if let difference = difference(expected: payload, actual: received) {
+            throw probe.fail(
+                expected: "\(payload.count) bytes, digest \(digest(payload)) (\(mode.description))",
+                actual: "\(difference); digest \(digest(received))",
+                hint: sendDifferenceHint(expected: payload, actual: received))
+        }
+        guard flagsAfter == flags else {
+            throw probe.fail(expected: "the socket's file status flags unchanged (\(String(flags ?? 0, radix: 16)), \(mode.description))", actual: "after sendAll they are \(String(flagsAfter ?? 0, radix: 16))", hint: .sendAllChangesFlags)
+        }
+        // A waiting loop uses a few percent of the processor; a spinning one all it gets.
+        // Measured here: about 3 ms of processor time in 0.3-0.5 s for a loop that polls
+        // (1 %); a spinning loop used 40 % with other builds running on both cores.
+        if measured.cpuSeconds > 0.04 && measured.cpuSeconds > 0.12 * measured.seconds {
+            throw probe.fail(
+                expected: "sendAll to wait for room (\(pause > 0 ? "the reader slept \(Int(pause * 1000)) ms, then read slowly" : "the reader read slowly"); \(mode.description)) using little processor time",
+                actual: "it took \(milliseconds(measured.seconds)) and used \(milliseconds(measured.cpuSeconds)) of processor time: it spun, retrying send without waiting",
+                hint: .sendSpins)
+        }
+    }
+
     /// Text bytes that came wrong: why, from what came. With `shortWrites`, the socket took
     /// only part of each send, so a clean prefix means a single send.
     static func textHint(_ text: String, received: [UInt8], shortWrites: Bool) -> Hint {
@@ -553,7 +574,7 @@ extension Lesson03ConnectGrader {
 }
 
 /// How the learner's socket is made to take only part of each write.
-private enum SendMode: CustomStringConvertible {
+private enum SendMode: CustomStringConvertible, Sendable {
     case sendTimeout, nonBlocking
 
     var description: String {

@@ -97,3 +97,29 @@ func sendDifferenceHint(expected: [UInt8], actual: [UInt8]) -> Hint {
     if restarted || actual.count <= expected.count { return .sendOffset }
     return .sendMinusOne
 }
+
+/// Runs each of `bodies` on a thread of its own, all at once, and waits for every one (each
+/// is bounded by its own deadlines). Then rethrows the first error in the order given, so
+/// the failure reported never depends on which finished first.
+func runConcurrently(_ bodies: [@Sendable () throws -> Void]) throws {
+    let outcomes = Outcomes(count: bodies.count)
+    let group = DispatchGroup()
+    for (index, body) in bodies.enumerated() {
+        group.enter()
+        Thread {
+            outcomes.set(index, Result { try body() })
+            group.leave()
+        }.start()
+    }
+    group.wait()
+    for outcome in outcomes.all { try outcome?.get() }
+}
+
+/// What each concurrent body did, filled in from their threads.
+private final class Outcomes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<Void, any Error>?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: Result<Void, any Error>) { lock.withLock { slots[index] = value } }
+    var all: [Result<Void, any Error>?] { lock.withLock { slots } }
+}
