@@ -175,28 +175,28 @@ final class Lesson03ConnectGrader: GraderCase {
                 let (server, address) = try Peer.server("server", transcript: probe.transcript, script: [.reset])
                 servers.append(server)
                 let size = random.int(in: 1...200_000)
-                probe.transcript.note(variant == "read"
-                    ? "grader-child connected to \(address), read the reset (recv: ECONNRESET), then called sendAll with \(size) bytes: the send must fail with EPIPE"
-                    : "grader-child connected to \(address), saw the reset arrive without reading it, then called sendAll with \(size) bytes: the send must fail with ECONNRESET")
+                let story = variant == "read"
+                    ? "grader-child read the reset (recv: ECONNRESET), then called sendAll with \(size) bytes: the send must fail with EPIPE"
+                    : "grader-child saw the reset arrive without reading it, then called sendAll with \(size) bytes: the send must fail with ECONNRESET"
                 cases.append {
                     try Self.judgeChild(
                         ["send-after-reset", "\(address.port!)", variant, "\(size)"], situation: "a connection the peer reset (\(variant == "read" ? "the reset already read" : "the reset not yet read"))",
-                        codes: [EPIPE, ECONNRESET], callMustBeSend: true, descriptorStays: true, probe: probe)
+                        codes: [EPIPE, ECONNRESET], callMustBeSend: true, descriptorStays: true, probe: probe, note: { server.note(story + "; " + $0) })
                 }
             }
             let closed = ErrorInputs.closedDescriptor(random)
             let sizes = [random.int(in: 1...100_000), random.int(in: 1...100_000)]
-            probe.transcript.note("grader-child called sendAll with \(sizes[0]) bytes on descriptor \(closed), which is not open")
             cases.append {
                 try Self.judgeChild(
                     ["send-all-to", "closed:\(closed)", "\(sizes[0])"], situation: "descriptor \(closed), which is not open",
-                    codes: [EBADF], callMustBeSend: false, descriptorStays: false, probe: probe)
+                    codes: [EBADF], callMustBeSend: false, descriptorStays: false, probe: probe,
+                    note: { probe.transcript.note("grader-child called sendAll with \(sizes[0]) bytes on descriptor \(closed), which is not open; \($0)") })
             }
-            probe.transcript.note("grader-child called sendAll with \(sizes[1]) bytes on the read end of a pipe (its write end closed)")
             cases.append {
                 try Self.judgeChild(
                     ["send-all-to", "pipe", "\(sizes[1])"], situation: "a pipe's read end (not a socket)",
-                    codes: [ENOTSOCK, EBADF], callMustBeSend: false, descriptorStays: true, probe: probe)
+                    codes: [ENOTSOCK, EBADF], callMustBeSend: false, descriptorStays: true, probe: probe,
+                    note: { probe.transcript.note("grader-child called sendAll with \(sizes[1]) bytes on the read end of a pipe (its write end closed); \($0)") })
             }
             try runConcurrently(cases)
         }
@@ -458,10 +458,20 @@ extension Lesson03ConnectGrader {
 
     /// Runs grader-child with `arguments` and judges the learner's sendAll from its report.
     static func judgeChild(
-        _ arguments: [String], situation: String, codes: [Int32], callMustBeSend: Bool, descriptorStays: Bool, probe: Probe
+        _ arguments: [String], situation: String, codes: [Int32], callMustBeSend: Bool, descriptorStays: Bool, probe: Probe,
+        note: (String) -> Void
     ) throws {
         let (ending, output) = try ChildProcess.run(arguments, seconds: 6)
         let line = output.split(separator: "\n").first.map(String.init) ?? ""
+        let report = ChildSendReport(line)
+        switch (ending, report?.outcome) {
+        case (.exited(0), .threwSocketError(let call, let code)?):
+            note("sendAll threw \(SocketError(call: call, code: code)); the descriptor afterwards: \(report!.descriptor)")
+        case (.exited(0), _):
+            note("sendAll \(line)")
+        default:
+            note("grader-child \(ending)")
+        }
         let names = codes.map(errnoName).joined(separator: " or ")
         let expected = "sendAll on \(situation) to throw SocketError with \(names)" + (descriptorStays ? ", leaving the descriptor open" : "")
         switch ending {
@@ -476,7 +486,7 @@ extension Lesson03ConnectGrader {
         case .timedOut:
             throw probe.fail(expected: expected, actual: "grader-child \(ending)", hint: .sendMinusOne)
         case .exited(0):
-            guard let report = ChildSendReport(line) else { break }
+            guard let report else { break }
             switch report.outcome {
             case .returned:
                 throw probe.fail(expected: expected, actual: "it returned without throwing", hint: .sendErrorIgnored)
