@@ -51,7 +51,7 @@ final class Lesson03ConnectGrader: GraderCase {
                     return try openConnection(to: closed.address)
                 }
                 if case .failure(let error as SocketError) = outcome, error.code == EAFNOSUPPORT || error.code == EINVAL {
-                    throw probe.fail(expected: "openConnection(to:) to throw SocketError with ECONNREFUSED from connect()", actual: "it threw \(error)", hint: .addressFamily)
+                    throw probe.fail(expected: "openConnection(to: \(closed.address)) to throw SocketError with ECONNREFUSED from connect()", actual: "it threw \(error)", hint: .addressFamily)
                 }
                 try expectSocketError(
                     outcome, call: "connect", code: ECONNREFUSED, probe: probe, function: "openConnection(to: \(closed.address))",
@@ -132,7 +132,8 @@ final class Lesson03ConnectGrader: GraderCase {
             let connected = try HarnessSocket.make(address.family)
             let connectedFirst = try address.withSockAddr { connect(connected.fd, $0, $1) }
             guard connectedFirst == 0 else { throw SocketError(call: "connect") }
-            server.note("the harness connected this socket itself, then handed it to connectEx")
+            _ = server.acceptedWithin(1)
+            server.note("the harness connected this socket itself (fd \(connected.fd)), then handed it to connectEx")
             try Self.expectConnectEx(connected.fd, to: address, returns: EISCONN, for: "a socket that is already connected", probe: probe)
             for fd in [-1, ErrorInputs.closedDescriptor(random)] {
                 try Self.expectConnectEx(fd, to: address, returns: EBADF, for: "descriptor \(fd), which is not open", probe: probe)
