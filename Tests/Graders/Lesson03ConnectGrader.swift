@@ -483,9 +483,9 @@ extension Lesson03ConnectGrader {
         case .killedBy(let signal):
             throw probe.fail(expected: expected, actual: "the process \(ending)\(signal == SIGILL || signal == SIGTRAP ? ": a Swift trap" : "")\n          \(output.split(separator: "\n").filter { $0.contains("Fatal error") }.prefix(2).joined(separator: "\n          "))", hint: .sendMinusOne)
         case .exited(4):
-            throw probe.fail(expected: expected, actual: "sendAll was \(line) after 2 s", hint: line.contains("spinning") ? .sendMinusOne : .sendErrorIgnored)
+            throw probe.fail(expected: expected, actual: "sendAll was \(line) after 2 s", hint: line.contains("spinning") ? .sendKeepsGoing : .sendErrorIgnored)
         case .timedOut:
-            throw probe.fail(expected: expected, actual: "grader-child \(ending)", hint: .sendMinusOne)
+            throw probe.fail(expected: expected, actual: "grader-child \(ending)", hint: .sendKeepsGoing)
         case .exited(0):
             guard let report else { break }
             switch report.outcome {
@@ -661,6 +661,7 @@ extension Hint {
     static let sendSpins = Hint("send-spins", "While the send buffer is full, wait: poll(&entry, 1, timeout) with POLLOUT sleeps until there is room. Calling send again at once (or poll with a 0 timeout) spins: the loop burns a whole processor core doing nothing useful.")
     static let sendWait = Hint("send-wait", "sendAll was still waiting while the reader had room for more: wait for room with poll for POLLOUT (writable), not POLLIN (readable: this reader never sends anything) and not a fixed sleep, and send again as soon as poll says so.")
     static let sendMinusOne = Hint("send-minus-one", "send returned -1 and your loop used it as a count of bytes sent (`sent += written`): it goes backwards, resends a byte, and never ends (or traps on a negative index). Check for -1 first: retry on EINTR, poll on EAGAIN, otherwise throw SocketError(call: \"send\").")
+    static let sendKeepsGoing = Hint("send-keeps-going", "send returned -1 and sendAll went on trying, for ever: either it used -1 as a count of bytes sent (`sent += written` moves the loop backwards), or it retried an error that never clears. EPIPE, ECONNRESET, EBADF and ENOTSOCK are final: throw SocketError(call: \"send\"). Only EINTR (again) and EAGAIN (poll, then again) are worth another try.")
     static let sendErrorIgnored = Hint("send-error-ignored", "send returned -1 (the peer reset the connection: EPIPE or ECONNRESET; or the descriptor is not an open socket: EBADF, ENOTSOCK) and sendAll did not throw. The caller must hear that the bytes did not go: throw SocketError(call: \"send\") straight after the -1.")
     static let sendErrorType = Hint("send-error-type", "Throw SocketError(call: \"send\") right after send returned -1: it reads errno (EPIPE, ECONNRESET, ...), which the caller needs to decide what to do.")
     static let sendErrorCall = Hint("send-error-call", "Name the call that failed: SocketError(call: \"send\") (or \"write\", \"sendmsg\" if that is what you called), created right after it returned -1.")
