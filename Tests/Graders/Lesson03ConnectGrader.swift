@@ -371,6 +371,10 @@ extension Lesson03ConnectGrader {
     /// to exactly that address, in blocking mode as socket() made it.
     static func expectConnected(_ fd: Int32, to address: SocketAddress, probe: Probe) throws {
         let expected = "a blocking TCP (\(address.family)) socket connected to \(address)"
+        // A socket closed before it was returned: its number may already name a harness socket.
+        guard fd < 0 || !Inspect.isHarnessOwned(fd) else {
+            throw probe.fail(expected: expected, actual: "it returned descriptor \(fd), which had been closed: the number now names one of the harness's sockets", hint: .openReturnedClosed)
+        }
         guard Inspect.isSocket(fd) else {
             let closed = fd >= 0 && !Inspect.isOpen(fd)
             throw probe.fail(expected: expected, actual: "it returned \(Inspect.describe(fd))", hint: closed ? .openReturnedClosed : .returnTheDescriptor)
