@@ -580,6 +580,9 @@ extension Lesson03ConnectGrader {
         if prefix && [text.count, text.unicodeScalars.count, text.utf16.count].contains(received.count) { return .utf8Length }
         if let nul = bytes.firstIndex(of: 0), received == Array(bytes[..<nul]) { return .sendTextNul }
         if prefix { return shortWrites ? .sendTextAll : .sendTextExact }
+        // Through short writes, the small texts before have ruled out the text's own mistakes:
+        // what is left is the send loop's.
+        if shortWrites { return sendDifferenceHint(expected: bytes, actual: received) }
         if received.count > bytes.count && Array(received.prefix(bytes.count)) == bytes { return .sendTextExact }
         if [text.count, text.unicodeScalars.count, text.utf16.count].contains(received.count) { return .utf8Length }
         let trimmed = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
