@@ -23,12 +23,12 @@ final class Lesson03ConnectGrader: GraderCase {
         try grade {
             let probe = Probe("openConnection(to:) connects to a server on a 127.0.0.0/8 address and on ::1, with a blocking TCP socket of the address's family")
             let random = probe.random
-            for host in [Lesson03Inputs.loopbackHost(random), "::1"] {
+            for host in [Lesson03Support.loopbackHost(random), "::1"] {
                 let (server, address) = try Peer.server("server", host: host, transcript: probe.transcript, script: [.receiveUntilClosed(seconds: 2)])
                 defer { server.stop() }
                 let fd = try probe.call(
                     "openConnection(to: \(address))", returns: { [$0] }, blockedHint: .openBlocks,
-                    errorHint: { error in Self.openFailureHint(error, serverAccepted: server.acceptedWithin(0.5)) }
+                    errorHint: { error in Self.openFailureHint(error, serverAccepted: Lesson03Support.accepted(server, within: 0.5)) }
                 ) {
                     ErrorInputs.leaveStaleErrno(random)
                     return try openConnection(to: address)
@@ -44,7 +44,7 @@ final class Lesson03ConnectGrader: GraderCase {
         try grade {
             let probe = Probe("openConnection(to:) a port where nothing listens (a 127.0.0.0/8 address, then ::1) throws ECONNREFUSED and leaves nothing open")
             let random = probe.random
-            for host in [Lesson03Inputs.loopbackHost(random), "::1"] {
+            for host in [Lesson03Support.loopbackHost(random), "::1"] {
                 let closed = try ClosedPort(host: host)
                 let outcome = try probe.attempt("openConnection(to: \(closed.address))", returns: { [$0] }, blockedHint: .openBlocks) {
                     ErrorInputs.leaveStaleErrno(random)
@@ -72,8 +72,8 @@ final class Lesson03ConnectGrader: GraderCase {
             let live = try listeners.map { try $0.localAddress }
             probe.transcript.note("the harness listens on \(live[0]) and \(live[1]), and never accepts")
             let unparsable: [SocketAddress] = [
-                .ipv4(host: Lesson03Inputs.badIPv4Host(random), port: live[0].port!),
-                .ipv6(host: Lesson03Inputs.badIPv6Host(random), port: live[1].port!),
+                .ipv4(host: Lesson03Support.badIPv4Host(random), port: live[0].port!),
+                .ipv6(host: Lesson03Support.badIPv6Host(random), port: live[1].port!),
             ]
             for address in unparsable {
                 let outcome = try probe.attempt("openConnection(to: \(address))", returns: { [$0] }, blockedHint: .openBlocks) {
@@ -103,7 +103,7 @@ final class Lesson03ConnectGrader: GraderCase {
         try grade {
             let probe = Probe("connectEx(_:to:) returns ECONNREFUSED as a value for a closed port and 0 when it connects the socket it was given (errno stale before it), over IPv4 (127.0.0.0/8) and IPv6")
             let random = probe.random
-            let host = Lesson03Inputs.loopbackHost(random)
+            let host = Lesson03Support.loopbackHost(random)
             for (family, host) in [(AddressFamily.inet, host), (.inet6, "::1")] {
                 let closed = try ClosedPort(host: host)
                 let socket = try HarnessSocket.make(family)
@@ -125,14 +125,14 @@ final class Lesson03ConnectGrader: GraderCase {
         try grade {
             let probe = Probe("connectEx(_:to:) returns EISCONN, EBADF (fd -1, a closed descriptor) and ENOTSOCK (a pipe) as values, and throws only for an address that does not parse")
             let random = probe.random
-            let (server, address) = try Peer.server("server", host: Lesson03Inputs.loopbackHost(random), transcript: probe.transcript, script: [.receiveUntilClosed(seconds: 2)])
+            let (server, address) = try Peer.server("server", host: Lesson03Support.loopbackHost(random), transcript: probe.transcript, script: [.receiveUntilClosed(seconds: 2)])
             defer { server.stop() }
             // Connected by a blocking connect: a socket whose non-blocking connect has just
             // completed answers a second connect with 0 once, not EISCONN.
             let connected = try HarnessSocket.make(address.family)
             let connectedFirst = try address.withSockAddr { connect(connected.fd, $0, $1) }
             guard connectedFirst == 0 else { throw SocketError(call: "connect") }
-            _ = server.acceptedWithin(1)
+            _ = Lesson03Support.accepted(server, within: 1)
             server.note("the harness connected this socket itself (fd \(connected.fd)), then handed it to connectEx")
             try Self.expectConnectEx(connected.fd, to: address, returns: EISCONN, for: "a socket that is already connected", probe: probe)
             for fd in [-1, ErrorInputs.closedDescriptor(random)] {
@@ -142,8 +142,8 @@ final class Lesson03ConnectGrader: GraderCase {
                 try Self.expectConnectEx(fd, to: address, returns: ENOTSOCK, for: "a pipe (descriptor \(fd))", probe: probe)
             }
             let unparsable: [SocketAddress] = [
-                .ipv4(host: Lesson03Inputs.badIPv4Host(random), port: address.port!),
-                .ipv6(host: Lesson03Inputs.badIPv6Host(random), port: address.port!),
+                .ipv4(host: Lesson03Support.badIPv4Host(random), port: address.port!),
+                .ipv6(host: Lesson03Support.badIPv6Host(random), port: address.port!),
             ]
             for bad in unparsable {
                 let socket = try HarnessSocket.make(bad.family)
@@ -199,7 +199,7 @@ final class Lesson03ConnectGrader: GraderCase {
                     codes: [ENOTSOCK, EBADF], callMustBeSend: false, descriptorStays: true, probe: probe,
                     note: { probe.transcript.note("grader-child called sendAll with \(sizes[1]) bytes on the read end of a pipe (its write end closed); \($0)") })
             }
-            try runConcurrently(cases)
+            try Lesson03Support.runConcurrently(cases)
         }
     }
 
@@ -209,14 +209,14 @@ final class Lesson03ConnectGrader: GraderCase {
         try grade {
             let probe = Probe("sendAll(_:_:) sends 1 byte, then 0 bytes, then more than 65,535 bytes on one connection (errno stale before each), and leaves the socket open and able to send")
             let random = probe.random
-            let (reader, address) = try Peer.server("reader", host: Lesson03Inputs.loopbackHost(random), transcript: probe.transcript, script: [.receiveUntilClosed(seconds: 4)])
+            let (reader, address) = try Peer.server("reader", host: Lesson03Support.loopbackHost(random), transcript: probe.transcript, script: [.receiveUntilClosed(seconds: 4)])
             defer { reader.stop() }
             let sender = try HarnessSocket.connect(to: address)
             let pieces = [random.bytes(1), [], random.bytes(random.int(in: 65_536...262_144))]
             var expected: [UInt8] = []
             for piece in pieces {
                 let before = Inspect.identity(sender.fd)
-                let flags = statusFlags(sender.fd)
+                let flags = Lesson03Support.statusFlags(sender.fd)
                 let outcome = try probe.attempt("sendAll(_:_:) with \(piece.count) bytes", seconds: 4, unblock: { try? sender.shutdown(ShutdownHow.both) }, blockedHint: .sendAllHealthy) {
                     ErrorInputs.leaveStaleErrno(random)
                     return try sendAll(sender.fd, piece)
@@ -229,8 +229,8 @@ final class Lesson03ConnectGrader: GraderCase {
                     let hint: Hint = piece.isEmpty ? .sendAllEmpty : (!expected.isEmpty && code == EPIPE) ? .sendAllShutsDown : .sendAllHealthy
                     throw probe.fail(expected: "sendAll to return after sending all \(piece.count) bytes", actual: "it threw \(error) (the reader had \(reader.received.count) of the \(expected.count) bytes sent before)", hint: hint)
                 }
-                guard statusFlags(sender.fd) == flags else {
-                    throw probe.fail(expected: "the socket's file status flags unchanged (\(String(flags ?? 0, radix: 16)))", actual: "after sendAll they are \(String(statusFlags(sender.fd) ?? 0, radix: 16))", hint: .sendAllChangesFlags)
+                guard Lesson03Support.statusFlags(sender.fd) == flags else {
+                    throw probe.fail(expected: "the socket's file status flags unchanged (\(String(flags ?? 0, radix: 16)))", actual: "after sendAll they are \(String(Lesson03Support.statusFlags(sender.fd) ?? 0, radix: 16))", hint: .sendAllChangesFlags)
                 }
                 expected += piece
             }
@@ -249,7 +249,7 @@ final class Lesson03ConnectGrader: GraderCase {
             if let difference = difference(expected: expected, actual: received) {
                 throw probe.fail(
                     expected: "\(expected.count) bytes: 1, then none, then \(pieces[2].count), then the harness's 0x2a; digest \(digest(expected))",
-                    actual: "\(difference); digest \(digest(received))", hint: sendDifferenceHint(expected: expected, actual: received))
+                    actual: "\(difference); digest \(digest(received))", hint: Lesson03Support.sendDifferenceHint(expected: expected, actual: received))
             }
         }
     }
@@ -269,7 +269,7 @@ final class Lesson03ConnectGrader: GraderCase {
                 let pause = mode == .nonBlocking ? Double(random.int(in: 80...150)) / 1000 : 0
                 cases.append { try Self.sendThroughShortWrites(mode, size: size, pause: pause, probe: probe) }
             }
-            try runConcurrently(cases)
+            try Lesson03Support.runConcurrently(cases)
         }
     }
 
@@ -315,7 +315,7 @@ final class Lesson03ConnectGrader: GraderCase {
             try SendMode.nonBlocking.apply(to: sender.fd)
             try probe.call(
                 "sendText(_:_:) with \(long.count) Characters, \(bytes.count) bytes (a non-blocking socket)", seconds: 5,
-                unblock: { try? sender.shutdown(ShutdownHow.both) }, blockedHint: .sendWait,
+                unblock: { try? sender.shutdown(ShutdownHow.both) }, blockedHint: .sendAllWait,
                 errorHint: { error in ((error as? SocketError)?.code).map { $0 == EAGAIN || $0 == EWOULDBLOCK } == true ? .sendAgain : .sendAllHealthy }
             ) {
                 try sendText(sender.fd, long)
@@ -350,8 +350,8 @@ extension Lesson03ConnectGrader {
     /// openConnection threw while a server listened at the address: why, from what happened.
     static func openFailureHint(_ error: any Error, serverAccepted: Bool) -> Hint {
         // The server got the connection, so connect succeeded: the throw came from a stale errno.
-        if serverAccepted { return .errnoNotResult }
-        if let failure = error as? SocketError, failure.call.hasPrefix("inet_pton") { return .sockaddrFamily }
+        if serverAccepted { return .connectErrnoNotResult }
+        if let failure = error as? SocketError, failure.call.hasPrefix("inet_pton") { return .connectSockaddrFamily }
         switch (error as? SocketError)?.code {
         case EAFNOSUPPORT?, EINVAL?: return .addressFamily
         case ECONNREFUSED?: return .openWrongAddress
@@ -363,7 +363,7 @@ extension Lesson03ConnectGrader {
     /// A socket openConnection returned where it should have thrown: what kind it is.
     static func unconnectedHint(_ fd: Int32) -> Hint? {
         if Inspect.isSocket(fd), let type = try? Inspect.type(fd), type != .stream { return .openSocketType }
-        if let flags = statusFlags(fd), flags & O_NONBLOCK != 0 { return .openNonBlocking }
+        if let flags = Lesson03Support.statusFlags(fd), flags & O_NONBLOCK != 0 { return .openNonBlocking }
         return nil
     }
 
@@ -385,7 +385,7 @@ extension Lesson03ConnectGrader {
         guard (try? Inspect.family(fd)) == address.family else {
             throw probe.fail(expected: expected, actual: "it returned \(Inspect.describe(fd)) (\((try? Inspect.family(fd)).map { "\($0)" } ?? "?"))", hint: .addressFamily)
         }
-        let nonBlocking = (statusFlags(fd) ?? 0) & O_NONBLOCK != 0
+        let nonBlocking = (Lesson03Support.statusFlags(fd) ?? 0) & O_NONBLOCK != 0
         guard let peer = try? Inspect.peerAddress(fd), peer == address else {
             let connected = (try? Inspect.peerAddress(fd)) != nil
             throw probe.fail(
@@ -416,7 +416,7 @@ extension Lesson03ConnectGrader {
             // A valid address that the answer could not convert: it only knows one family.
             let code = (error as? SocketError)?.code
             let family = fd >= 0 && Inspect.isSocket(fd) && (code == EAFNOSUPPORT || code == EINVAL)
-            throw probe.fail(expected: wanted, actual: "it threw \(error)", hint: family ? .sockaddrFamily : .connectExThrows)
+            throw probe.fail(expected: wanted, actual: "it threw \(error)", hint: family ? .connectSockaddrFamily : .connectExThrows)
         case .success(let returned):
             value = returned
         }
@@ -442,11 +442,11 @@ extension Lesson03ConnectGrader {
         case (_, -code) where code != 0:
             hint = .connectExErrno
         case (0, _) where connected:
-            hint = .errnoNotResult
+            hint = .connectErrnoNotResult
         case (0, ECONNREFUSED):
             hint = .openWrongAddress
         case (0, EAFNOSUPPORT), (0, EINVAL):
-            hint = .sockaddrFamily
+            hint = .connectSockaddrFamily
         case (0, _):
             hint = .connectExErrno
         case (_, 0):
@@ -454,7 +454,7 @@ extension Lesson03ConnectGrader {
         case (_, ECONNREFUSED):
             hint = .connectExFixedCode
         case (ECONNREFUSED, EAFNOSUPPORT), (ECONNREFUSED, EINVAL):
-            hint = .sockaddrFamily
+            hint = .connectSockaddrFamily
         default:
             hint = .errnoLate
         }
@@ -485,25 +485,25 @@ extension Lesson03ConnectGrader {
         case .killedBy(SIGPIPE):
             throw probe.fail(expected: expected, actual: "the process \(ending)", hint: .sigpipe)
         case .killedBy(let signal):
-            throw probe.fail(expected: expected, actual: "the process \(ending)\(signal == SIGILL || signal == SIGTRAP ? ": a Swift trap" : "")\n          \(output.split(separator: "\n").filter { $0.contains("Fatal error") }.prefix(2).joined(separator: "\n          "))", hint: .sendMinusOne)
+            throw probe.fail(expected: expected, actual: "the process \(ending)\(signal == SIGILL || signal == SIGTRAP ? ": a Swift trap" : "")\n          \(output.split(separator: "\n").filter { $0.contains("Fatal error") }.prefix(2).joined(separator: "\n          "))", hint: .sendAllMinusOne)
         case .exited(4):
-            throw probe.fail(expected: expected, actual: "sendAll was \(line) after 2 s", hint: line.contains("spinning") ? .sendKeepsGoing : .sendErrorIgnored)
+            throw probe.fail(expected: expected, actual: "sendAll was \(line) after 2 s", hint: line.contains("spinning") ? .sendAllKeepsGoing : .sendAllErrorIgnored)
         case .timedOut:
-            throw probe.fail(expected: expected, actual: "grader-child \(ending)", hint: .sendKeepsGoing)
+            throw probe.fail(expected: expected, actual: "grader-child \(ending)", hint: .sendAllKeepsGoing)
         case .exited(0):
             guard let report else { break }
             switch report.outcome {
             case .returned:
-                throw probe.fail(expected: expected, actual: "it returned without throwing", hint: .sendErrorIgnored)
+                throw probe.fail(expected: expected, actual: "it returned without throwing", hint: .sendAllErrorIgnored)
             case .threwOther(let what):
-                throw probe.fail(expected: expected, actual: "it threw \(what)", hint: .sendErrorType)
+                throw probe.fail(expected: expected, actual: "it threw \(what)", hint: .sendAllErrorType)
             case .threwSocketError(let call, let code):
                 let error = SocketError(call: call, code: code)
                 guard codes.contains(code) else {
                     throw probe.fail(expected: expected, actual: "it threw \(error)", hint: .errnoLate)
                 }
-                guard !callMustBeSend || Lesson03Inputs.isSendCall(call) else {
-                    throw probe.fail(expected: expected + " from send()", actual: "it threw \(error)", hint: .sendErrorCall)
+                guard !callMustBeSend || Lesson03Support.isSendCall(call) else {
+                    throw probe.fail(expected: expected + " from send()", actual: "it threw \(error)", hint: .sendAllErrorCall)
                 }
                 guard !descriptorStays || report.descriptor == "same" else {
                     throw probe.fail(expected: expected, actual: "it threw \(error), and the descriptor was \(report.descriptor) afterwards", hint: .sendAllCloses)
@@ -529,17 +529,17 @@ extension Lesson03ConnectGrader {
         try sender.setOption(SOL_SOCKET, SO_SNDBUF, 32768, "SO_SNDBUF")
         try mode.apply(to: sender.fd)
         let before = Inspect.identity(sender.fd)
-        let flags = statusFlags(sender.fd)
+        let flags = Lesson03Support.statusFlags(sender.fd)
         let measured = try probe.measure(
             "sendAll(_:_:) with \(payload.count) bytes (\(mode.description))", seconds: 5,
-            unblock: { try? sender.shutdown(ShutdownHow.both) }, blockedHint: .sendWait, spinningHint: .sendSpins
+            unblock: { try? sender.shutdown(ShutdownHow.both) }, blockedHint: .sendAllWait, spinningHint: .sendAllSpins
         ) {
             try sendAll(sender.fd, payload)
         }
         guard Inspect.identity(sender.fd) == before else {
             throw probe.fail(expected: "the caller's socket (fd \(sender.fd)) still open after sendAll", actual: "after sendAll: \(Inspect.describe(sender.fd))", hint: .sendAllCloses)
         }
-        let flagsAfter = statusFlags(sender.fd)
+        let flagsAfter = Lesson03Support.statusFlags(sender.fd)
         // End-of-file: the reader stops at what it got.
         reader.note((pause > 0 ? "the reader slept \(Int(pause * 1000)) ms before its first read; " : "") + "sendAll (\(mode.description)) ended after \(milliseconds(measured.seconds)) (\(milliseconds(measured.cpuSeconds)) of processor time); the harness shut down the sending side of your socket")
         try sender.shutdown(ShutdownHow.write)
@@ -556,7 +556,7 @@ extension Lesson03ConnectGrader {
             throw probe.fail(
                 expected: "\(payload.count) bytes, digest \(digest(payload)) (\(mode.description))",
                 actual: "\(difference); digest \(digest(received))",
-                hint: sendDifferenceHint(expected: payload, actual: received))
+                hint: Lesson03Support.sendDifferenceHint(expected: payload, actual: received))
         }
         guard flagsAfter == flags else {
             throw probe.fail(expected: "the socket's file status flags unchanged (\(String(flags ?? 0, radix: 16)), \(mode.description))", actual: "after sendAll they are \(String(flagsAfter ?? 0, radix: 16))", hint: .sendAllChangesFlags)
@@ -568,7 +568,7 @@ extension Lesson03ConnectGrader {
             throw probe.fail(
                 expected: "sendAll to wait for room (\(pause > 0 ? "the reader slept \(Int(pause * 1000)) ms, then read slowly" : "the reader read slowly"); \(mode.description)) using little processor time",
                 actual: "it took \(milliseconds(measured.seconds)) and used \(milliseconds(measured.cpuSeconds)) of processor time: it spun, retrying send without waiting",
-                hint: .sendSpins)
+                hint: .sendAllSpins)
         }
     }
 
@@ -582,7 +582,7 @@ extension Lesson03ConnectGrader {
         if prefix { return shortWrites ? .sendTextAll : .sendTextExact }
         // Through short writes, the small texts before have ruled out the text's own mistakes:
         // what is left is the send loop's.
-        if shortWrites { return sendDifferenceHint(expected: bytes, actual: received) }
+        if shortWrites { return Lesson03Support.sendDifferenceHint(expected: bytes, actual: received) }
         if received.count > bytes.count && Array(received.prefix(bytes.count)) == bytes { return .sendTextExact }
         if [text.count, text.unicodeScalars.count, text.utf16.count].contains(received.count) { return .utf8Length }
         let trimmed = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
@@ -645,12 +645,12 @@ extension Hint {
     static let openSocketType = Hint("open-socket-type", "openConnection opens a TCP connection: socket(address.family.rawValue, SocketType.stream.rawValue, 0). A datagram (UDP) socket 'connects' to any address without asking anyone, so nothing is refused and no server sees you.")
     static let openWrongAddress = Hint("open-wrong-address", "Connect to exactly the address you were given: `try address.withSockAddr { connect(fd, $0, $1) }` builds the right sockaddr (host and port, in network byte order). A fixed 127.0.0.1 (INADDR_LOOPBACK) or a port without .bigEndian reaches some other place: the harness listened only where the address said, on a 127.0.0.0/8 address other than 127.0.0.1.")
     static let openNonBlocking = Hint("open-nonblocking", "A non-blocking connect returns -1 with EINPROGRESS and finishes later. Either connect on the blocking socket socket() gave you, or wait with poll for POLLOUT, read SO_ERROR (0 means connected, else it is the error to throw) and clear O_NONBLOCK again before you return the socket: callers expect a blocking one.")
-    static let sockaddrFamily = Hint("sockaddr-family", "Let the address build its own sockaddr: `try address.withSockAddr { pointer, length in connect(fd, pointer, length) }` lends a sockaddr_in for IPv4 and a sockaddr_in6 for IPv6 (::1), with the right length. A sockaddr_in filled in by hand cannot hold an IPv6 address.")
+    static let connectSockaddrFamily = Hint("sockaddr-family", "Let the address build its own sockaddr: `try address.withSockAddr { pointer, length in connect(fd, pointer, length) }` lends a sockaddr_in for IPv4 and a sockaddr_in6 for IPv6 (::1), with the right length. A sockaddr_in filled in by hand cannot hold an IPv6 address.")
     static let openBlocks = Hint("open-blocks", "On loopback connect answers at once: connected, or refused (ECONNREFUSED). openConnection must return or throw right then: no retrying, no waiting for a server to appear.")
     static let openReturnedClosed = Hint("open-returned-closed", "The descriptor you returned was already closed: a `defer { close(fd) }` runs on success too. Close the socket only on the error path (in the catch), and hand the open one to the caller.")
     static let openSteps = Hint("open-connection", "With a server listening at the address, openConnection must succeed: socket(address.family.rawValue, SocketType.stream.rawValue, 0), checked; then connect inside address.withSockAddr, checked by its return value; return the descriptor.")
     static let openBadHost = Hint("open-bad-host", "A host that is not an address must make openConnection throw, with nothing left open: address.withSockAddr throws for it, so don't swallow that (no try?, no ignored inet_pton result), and close the socket you already made before the error leaves the function (do/catch around every step after socket()).")
-    static let errnoNotResult = Hint("errno-not-result", "Decide by the call's return value, not by errno: connect returns 0 on success and -1 on failure, and only after a -1 does errno mean anything. Here connect succeeded (the server had your connection), but errno still held a value left by an earlier call.")
+    static let connectErrnoNotResult = Hint("errno-not-result", "Decide by the call's return value, not by errno: connect returns 0 on success and -1 on failure, and only after a -1 does errno mean anything. Here connect succeeded (the server had your connection), but errno still held a value left by an earlier call.")
 
     // connectEx
     static let connectExCloses = Hint("connect-ex-closes", "connectEx connects the caller's socket and must leave it open, failed or not: the caller owns it and closes it (or tries again). Don't close it, and don't swap in a socket of your own.")
@@ -665,13 +665,13 @@ extension Hint {
     static let sendAllChangesFlags = Hint("send-all-flags", "Leave the socket's mode as the caller set it: if you switch O_NONBLOCK on or off to send, put the flags back as they were (read them with fcntl(fd, F_GETFL) first) before you return.")
     static let sendAllEmpty = Hint("empty-payload", "Sending nothing is not an error: with 0 bytes, sendAll (and sendText of \"\") returns at once without throwing. A loop `while sent < bytes.count` does that by itself.")
     static let sendAllHealthy = Hint("send-all-error", "On a healthy, connected socket sendAll must return after writing every byte: retry on EINTR, wait with poll(POLLOUT) on EAGAIN/EWOULDBLOCK, and throw SocketError(call: \"send\") only for other errors.")
-    static let sendSpins = Hint("send-spins", "While the send buffer is full, wait: poll(&entry, 1, timeout) with POLLOUT sleeps until there is room. Calling send again at once (or poll with a 0 timeout) spins: the loop burns a whole processor core doing nothing useful.")
-    static let sendWait = Hint("send-wait", "sendAll was still waiting while the reader had room for more: wait for room with poll for POLLOUT (writable), not POLLIN (readable: this reader never sends anything) and not a fixed sleep, and send again as soon as poll says so.")
-    static let sendMinusOne = Hint("send-minus-one", "send returned -1 and your loop used it as a count of bytes sent (`sent += written`): it goes backwards, resends a byte, and never ends (or traps on a negative index). Check for -1 first: retry on EINTR, poll on EAGAIN, otherwise throw SocketError(call: \"send\").")
-    static let sendKeepsGoing = Hint("send-keeps-going", "send returned -1 and sendAll went on trying, for ever: either it used -1 as a count of bytes sent (`sent += written` moves the loop backwards), or it retried an error that never clears. EPIPE, ECONNRESET, EBADF and ENOTSOCK are final: throw SocketError(call: \"send\"). Only EINTR (again) and EAGAIN (poll, then again) are worth another try.")
-    static let sendErrorIgnored = Hint("send-error-ignored", "send returned -1 (the peer reset the connection: EPIPE or ECONNRESET; or the descriptor is not an open socket: EBADF, ENOTSOCK) and sendAll did not throw. The caller must hear that the bytes did not go: throw SocketError(call: \"send\") straight after the -1.")
-    static let sendErrorType = Hint("send-error-type", "Throw SocketError(call: \"send\") right after send returned -1: it reads errno (EPIPE, ECONNRESET, ...), which the caller needs to decide what to do.")
-    static let sendErrorCall = Hint("send-error-call", "Name the call that failed: SocketError(call: \"send\") (or \"write\", \"sendmsg\" if that is what you called), created right after it returned -1.")
+    static let sendAllSpins = Hint("send-spins", "While the send buffer is full, wait: poll(&entry, 1, timeout) with POLLOUT sleeps until there is room. Calling send again at once (or poll with a 0 timeout) spins: the loop burns a whole processor core doing nothing useful.")
+    static let sendAllWait = Hint("send-wait", "sendAll was still waiting while the reader had room for more: wait for room with poll for POLLOUT (writable), not POLLIN (readable: this reader never sends anything) and not a fixed sleep, and send again as soon as poll says so.")
+    static let sendAllMinusOne = Hint("send-minus-one", "send returned -1 and your loop used it as a count of bytes sent (`sent += written`): it goes backwards, resends a byte, and never ends (or traps on a negative index). Check for -1 first: retry on EINTR, poll on EAGAIN, otherwise throw SocketError(call: \"send\").")
+    static let sendAllKeepsGoing = Hint("send-keeps-going", "send returned -1 and sendAll went on trying, for ever: either it used -1 as a count of bytes sent (`sent += written` moves the loop backwards), or it retried an error that never clears. EPIPE, ECONNRESET, EBADF and ENOTSOCK are final: throw SocketError(call: \"send\"). Only EINTR (again) and EAGAIN (poll, then again) are worth another try.")
+    static let sendAllErrorIgnored = Hint("send-error-ignored", "send returned -1 (the peer reset the connection: EPIPE or ECONNRESET; or the descriptor is not an open socket: EBADF, ENOTSOCK) and sendAll did not throw. The caller must hear that the bytes did not go: throw SocketError(call: \"send\") straight after the -1.")
+    static let sendAllErrorType = Hint("send-error-type", "Throw SocketError(call: \"send\") right after send returned -1: it reads errno (EPIPE, ECONNRESET, ...), which the caller needs to decide what to do.")
+    static let sendAllErrorCall = Hint("send-error-call", "Name the call that failed: SocketError(call: \"send\") (or \"write\", \"sendmsg\" if that is what you called), created right after it returned -1.")
 
     // sendText
     static let sendTextNul = Hint("text-nul", "A Swift String may contain NUL (\\0) characters, and they are text too. strlen / withCString stop at the first one: send Array(text.utf8), every byte.")

@@ -3,7 +3,7 @@ import GradingHarness
 import SocketKit
 
 /// Inputs and observations for lesson 3's checks (connect and send).
-enum Lesson03Inputs {
+enum Lesson03Support {
     /// A loopback address other than 127.0.0.1, drawn from `random`: all of 127.0.0.0/8 is
     /// loopback on Linux, so a listener can bind it and a client can reach it.
     static func loopbackHost(_ random: SeededGenerator) -> String {
@@ -27,22 +27,22 @@ enum Lesson03Inputs {
     }
 }
 
-extension Peer {
-    /// True once this server has accepted a connection, waiting at most `seconds` for it.
-    func acceptedWithin(_ seconds: Double) -> Bool {
+extension Lesson03Support {
+    /// True once `server` has accepted a connection, waiting at most `seconds` for it.
+    static func accepted(_ server: Peer, within seconds: Double) -> Bool {
         let deadline = Clock.now + seconds
         while Clock.now < deadline {
-            if localAddress != nil { return true }
+            if server.localAddress != nil { return true }
             Thread.sleep(forTimeInterval: 0.01)
         }
-        return localAddress != nil
+        return server.localAddress != nil
     }
-}
 
-/// A descriptor's file status flags (O_NONBLOCK, ...), nil when it is not open.
-func statusFlags(_ fd: Int32) -> Int32? {
-    let flags = fcntl(fd, F_GETFL)
-    return flags == -1 ? nil : flags
+    /// A descriptor's file status flags (O_NONBLOCK, ...), nil when it is not open.
+    static func statusFlags(_ fd: Int32) -> Int32? {
+        let flags = fcntl(fd, F_GETFL)
+        return flags == -1 ? nil : flags
+    }
 }
 
 /// How grader-child reported the learner's sendAll: one line, see Sources/GraderChild.
@@ -76,47 +76,51 @@ struct ChildSendReport {
     }
 }
 
-/// Where bytes that should equal `expected` first went wrong, as a hint: a short prefix
-/// (one send, its count ignored), a restart from the beginning, or more bytes than were
-/// given with some of them repeated (each -1 counted as a byte sent moves the loop back).
-func sendDifferenceHint(expected: [UInt8], actual: [UInt8]) -> Hint {
-    let common = min(expected.count, actual.count)
-    let firstDifference = expected.withUnsafeBytes { left in
-        actual.withUnsafeBytes { right -> Int? in
-            let same = common == 0 || memcmp(left.baseAddress!, right.baseAddress!, common) == 0
-            if same { return nil }
-            for index in 0..<common where left[index] != right[index] { return index }
-            return nil
+extension Lesson03Support {
+    /// Where bytes that should equal `expected` first went wrong, as a hint: a short prefix
+    /// (one send, its count ignored), a restart from the beginning, or more bytes than were
+    /// given with some of them repeated (each -1 counted as a byte sent moves the loop back).
+    static func sendDifferenceHint(expected: [UInt8], actual: [UInt8]) -> Hint {
+        let common = min(expected.count, actual.count)
+        let firstDifference = expected.withUnsafeBytes { left in
+            actual.withUnsafeBytes { right -> Int? in
+                let same = common == 0 || memcmp(left.baseAddress!, right.baseAddress!, common) == 0
+                if same { return nil }
+                for index in 0..<common where left[index] != right[index] { return index }
+                return nil
+            }
         }
+        guard let offset = firstDifference else {
+            return actual.count < expected.count ? .sendOnce : .sendOffset
+        }
+        let window = min(16, expected.count, actual.count - offset)
+        let restarted = Array(actual[offset..<(offset + window)]) == Array(expected[0..<window])
+        if restarted || actual.count <= expected.count { return .sendOffset }
+        return .sendAllMinusOne
     }
-    guard let offset = firstDifference else {
-        return actual.count < expected.count ? .sendOnce : .sendOffset
-    }
-    let window = min(16, expected.count, actual.count - offset)
-    let restarted = Array(actual[offset..<(offset + window)]) == Array(expected[0..<window])
-    if restarted || actual.count <= expected.count { return .sendOffset }
-    return .sendMinusOne
 }
 
-/// Runs each of `bodies` on a thread of its own, all at once, and waits for every one (each
-/// is bounded by its own deadlines). Then rethrows the first error in the order given, so
-/// the failure reported never depends on which finished first.
-func runConcurrently(_ bodies: [@Sendable () throws -> Void]) throws {
-    let outcomes = Outcomes(count: bodies.count)
-    let group = DispatchGroup()
-    for (index, body) in bodies.enumerated() {
-        group.enter()
-        Thread {
-            outcomes.set(index, Result { try body() })
-            group.leave()
-        }.start()
+extension Lesson03Support {
+    /// Runs each of `bodies` on a thread of its own, all at once, and waits for every one (each
+    /// is bounded by its own deadlines). Then rethrows the first error in the order given, so
+    /// the failure reported never depends on which finished first.
+    static func runConcurrently(_ bodies: [@Sendable () throws -> Void]) throws {
+        let outcomes = Lesson03Outcomes(count: bodies.count)
+        let group = DispatchGroup()
+        for (index, body) in bodies.enumerated() {
+            group.enter()
+            Thread {
+                outcomes.set(index, Result { try body() })
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        for outcome in outcomes.all { try outcome?.get() }
     }
-    group.wait()
-    for outcome in outcomes.all { try outcome?.get() }
 }
 
 /// What each concurrent body did, filled in from their threads.
-private final class Outcomes: @unchecked Sendable {
+private final class Lesson03Outcomes: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [Result<Void, any Error>?]
     init(count: Int) { slots = Array(repeating: nil, count: count) }
