@@ -5,9 +5,12 @@ import SocketKit
 /// Opens a TCP connection to `address` (IPv4 or IPv6), like Python's
 /// `socket.create_connection((host, port))`.
 ///
-/// - Returns: the connected socket's descriptor.
+/// - Returns: the connected socket's descriptor, a TCP socket in the address's family, in
+///   blocking mode as `socket` made it.
 /// - Throws: `SocketError` naming the call that failed: "connect" with ECONNREFUSED when
-///   nothing listens there. Nothing is left open when it throws.
+///   nothing listens there, "socket" with EMFILE when no descriptor is free, and whatever
+///   `withSockAddr` throws for a host that is not an address. Nothing is left open when it
+///   throws, whichever way.
 public func openConnection(to address: SocketAddress) throws -> Int32 {
     let fd = socket(address.family.rawValue, SocketType.stream.rawValue, 0)
     guard fd >= 0 else { throw SocketError(call: "socket") }
@@ -26,7 +29,11 @@ public func openConnection(to address: SocketAddress) throws -> Int32 {
 
 /// The connect_ex style, like Python's `s.connect_ex(address)`: connects the socket
 /// `fd` and returns 0, or the errno value when connecting failed (ECONNREFUSED, ...).
-/// A failed connect is an answer here, not an exception.
+/// A failed connect is an answer here, not an exception: every errno connect can give
+/// comes back as the value, ECONNREFUSED, EISCONN (already connected), EBADF (`fd` is not
+/// open, -1 included) and ENOTSOCK (not a socket) alike. `connect`'s return value decides:
+/// errno may hold a stale value from an earlier call when connect succeeds. The socket
+/// stays the caller's: connectEx never closes it.
 ///
 /// - Throws: only for an address that cannot be turned into a sockaddr (not for a
 ///   failed connect).
@@ -39,8 +46,12 @@ public func connectEx(_ fd: Int32, to address: SocketAddress) throws -> Int32 {
 /// Sends every byte of `bytes`, like Python's `s.sendall(bytes)`.
 ///
 /// `send` may take only part of what you give it (it returns how much it took), so this
-/// loops until everything is written. It never kills the process with SIGPIPE when the
-/// peer has gone: it throws `SocketError` naming "send" (EPIPE or ECONNRESET) instead.
+/// loops until everything is written, on a blocking socket (with or without a send
+/// timeout) or a non-blocking one, waiting without spinning while the buffer is full. It
+/// never kills the process with SIGPIPE when the peer has gone: it throws `SocketError`
+/// naming "send" (EPIPE or ECONNRESET) instead; on a descriptor that is not an open socket
+/// it throws too (EBADF, ENOTSOCK). An empty array sends nothing and returns. `fd` stays
+/// the caller's: open, in the mode the caller set, whether sendAll returns or throws.
 public func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
     // macOS has no MSG_NOSIGNAL (sendNoSignal is 0 there): set SO_NOSIGPIPE on the socket
     // instead. On Linux this does nothing, and sendNoSignal does the job.
@@ -73,6 +84,8 @@ public func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
 /// Sends `text` encoded as UTF-8: every byte of it.
 ///
 /// `text.count` counts Characters, not bytes: "你好" is 2 Characters and 6 UTF-8 bytes.
+/// Every byte means every one: a NUL ("\u{0}") inside the text is sent too, and an empty
+/// text sends nothing.
 public func sendText(_ fd: Int32, _ text: String) throws {
     try sendAll(fd, Array(text.utf8))
 }
