@@ -223,6 +223,19 @@ public final class HarnessSocket: @unchecked Sendable {
         }
     }
 
+    /// Puts a new socket of `family` and `type` at descriptor number `fd`, closing what was
+    /// there (a socket the learner's code made and handed back). This is what happens when a
+    /// number is reused after a close: an answer that remembers what a number meant, instead
+    /// of asking the kernel, now gives the old answer. The harness owns the new socket.
+    public static func reusing(_ fd: Int32, for replacement: HarnessSocket) throws(SocketError) -> HarnessSocket {
+        let taken = try HarnessOwned.register { () throws(SocketError) -> Int32 in
+            guard dup2(replacement.fd, fd) == fd else { throw SocketError(call: "dup2") }
+            return fd
+        }
+        replacement.close()
+        return HarnessSocket(fd: taken)
+    }
+
     /// Closes once; later calls do nothing.
     public func close() {
         let first = state.withLock { () -> Bool in

@@ -168,6 +168,31 @@ final class Lesson01CreateGrader: GraderCase {
         }
     }
 
+    // The kernel is asked every time: a number the learner's openSocket returned is closed
+    // and reused for another kind of socket (as happens when anyone closes it), and the
+    // read-back must describe the new one, not what openSocket made.
+    func test3b_readBackAfterTheNumberIsReused() throws {
+        try grade {
+            let probe = Probe("socketType(of:) and socketFamily(of:) ask the kernel, even about a number openSocket returned")
+            let (family, type) = probe.random.pick([(AddressFamily.inet, SocketType.stream), (.inet, .datagram), (.unix, .stream)])
+            let fd = try probe.call("openSocket(family:type:)", returns: { [$0] }) { try openSocket(family: family, type: type) }
+            guard Inspect.isSocket(fd) else {
+                throw probe.fail(expected: "the descriptor of a new socket", actual: Probe.returned(fd), hint: .returnTheDescriptor)
+            }
+            let reused = try HarnessSocket.reusing(fd, for: try HarnessSocket.make(.inet6, .datagram))
+            defer { reused.close() }
+            let gotType = try probe.call("socketType(of: \(fd))", errorHint: { _ in .readBack }) { try socketType(of: fd) }
+            let gotFamily = try probe.call("socketFamily(of: \(fd))", errorHint: { _ in .readBack }) { try socketFamily(of: fd) }
+            guard gotType == .datagram, gotFamily == .inet6 else {
+                throw probe.fail(
+                    expected: "inet6 and datagram: fd \(fd) was closed and now names a new IPv6 UDP socket",
+                    actual: "socketFamily said \(gotFamily), socketType said \(gotType)"
+                        + (gotFamily == family && gotType == type ? " (what openSocket had made at that number)" : ""),
+                    hint: gotFamily == family && gotType == type ? .rememberedKind : .readBack)
+            }
+        }
+    }
+
     static func isCommon(_ type: SocketType) -> Bool { type == .stream || type == .datagram }
     static func isCommon(_ family: AddressFamily) -> Bool { [.inet, .inet6, .unix].contains(family) }
 
@@ -326,6 +351,7 @@ final class Lesson01CreateGrader: GraderCase {
 }
 
 extension Hint {
+    static let rememberedKind = Hint("remembered-kind", "Ask the kernel every time (getsockopt SO_TYPE / SO_DOMAIN); don't answer from what openSocket made. A descriptor number is reused as soon as it is closed, by any code (close() as well as closeSocket), so a table keyed by number goes stale.")
     static let wrongKind = Hint("wrong-kind", "Pass the family and type you were given to socket(): socket(family.rawValue, type.rawValue, 0). The family picks the kind of address (AF_INET, AF_INET6, AF_UNIX); the type picks stream (TCP) or datagram (UDP).")
     static let returnTheDescriptor = Hint("return-descriptor", "Return exactly the number socket() gave you: it is the descriptor, and the only name the socket has.")
     static let readBack = Hint("read-back", "Ask the kernel, don't assume: getsockopt(fd, SOL_SOCKET, SO_TYPE, ...) for the type, SO_DOMAIN (Linux) for the family. The answer lands in the Int32 you pass with &.")

@@ -423,6 +423,34 @@ final class Lesson02ListenGrader: GraderCase {
         }
     }
 
+    // boundAddress asks the kernel even about a listener makeListener made: the number is
+    // closed and reused for a listener elsewhere, and the answer must follow.
+    func test7b_boundAddressAfterTheNumberIsReused() throws {
+        try grade {
+            let probe = Probe("boundAddress(of:) asks the kernel, even about a number makeListener returned")
+            let host = Loopback.seeded(probe.random)
+            // A port named (not 0): a free one, found by binding and closing.
+            let scout = try HarnessSocket.listener(host: host)
+            let port = try scout.localAddress.port ?? 0
+            scout.close()
+            let fd = try probe.call(Self.makeListenerName, returns: { [$0] }) { try makeListener(host: host, port: port) }
+            guard Inspect.isSocket(fd) else {
+                throw probe.fail(expected: "the descriptor of a listening socket", actual: Probe.returned(fd), hint: .returnTheDescriptor)
+            }
+            let reused = try HarnessSocket.reusing(fd, for: try HarnessSocket.listener(host: "::1"))
+            defer { reused.close() }
+            let expected = try reused.localAddress
+            let actual = try probe.call("boundAddress(of: \(fd))", errorHint: Self.addressErrorHint("boundAddress(of:)")) { try boundAddress(of: fd) }
+            guard actual == expected else {
+                let remembered = actual.host == host
+                throw probe.fail(
+                    expected: "\(expected): fd \(fd) was closed and now names a listener on ::1",
+                    actual: "\(actual)" + (remembered ? " (where makeListener had bound that number)" : ""),
+                    hint: remembered ? .rememberedAddress : Self.addressMismatchHint(got: actual, expected: expected, otherwise: .askGetsockname))
+            }
+        }
+    }
+
     // accept's failures are errors, each with accept's errno, and nothing is left open: a
     // descriptor that is not open (-1, and a positive number), a pipe (ENOTSOCK), sockets that
     // are not listening (EINVAL, EOPNOTSUPP), and a full descriptor table (EMFILE), after
@@ -602,6 +630,7 @@ extension Inspect {
 }
 
 extension Hint {
+    static let rememberedAddress = Hint("remembered-address", "Ask the kernel with getsockname every time; don't answer from what makeListener was given. A descriptor number is reused as soon as it is closed, so an address remembered by number goes stale.")
     static let anyAddress = Hint("any-address", "Bind the address you were given. 127.0.0.1 (loopback) is reachable only from this machine, which is the safe default; 0.0.0.0 means every interface, open to the network. If bind is never called, listen() binds 0.0.0.0 and a random port by itself.")
     static let byteOrder = Hint("byte-order", "sin_port is in network byte order (most significant byte first), and x86 and ARM store numbers the other way round. Write address.sin_port = port.bigEndian (htons in C), and read one back with UInt16(bigEndian: sin_port).")
     static let wrongPort = Hint("wrong-port", "Put the port you were given into sin_port (as port.bigEndian); 0 means \"any port\".")
