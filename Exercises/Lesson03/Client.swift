@@ -18,7 +18,8 @@ import SocketKit
 ///
 /// Steps: `socket(address.family.rawValue, SocketType.stream.rawValue, 0)`, checked; then
 /// `try address.withSockAddr { pointer, length in ... }` and call `connect(fd, pointer, length)`
-/// inside; it returns 0 on success. If connect fails, close the socket, then throw.
+/// inside; it returns 0 on success. If connect fails, make the
+/// SocketError first (it reads errno), then close the socket, then throw it.
 public func openConnection(to address: SocketAddress) throws -> Int32 {
     throw NotStarted()
 }

@@ -30,7 +30,8 @@ import SocketKit
 ///    address from `inet_pton` (check that it returned 1).
 /// 4. `bind`, passing the struct as a `sockaddr` pointer (`withMemoryRebound`) and its size.
 /// 5. `listen(fd, backlog)`.
-/// If any step after 1 fails, close the socket before you throw.
+/// If any step after 1 fails: make the SocketError first (it reads errno), close the socket,
+/// then throw the error (close may change errno).
 public func makeListener(host: String, port: UInt16, backlog: Int32 = 16) throws -> Int32 {
     throw NotStarted()
 }
