@@ -23,8 +23,9 @@ let command = DemoCommand(
                 for ever, each one is closed when it has sent nothing for --idle seconds,
                 when a send to it has waited --idle seconds (a client that does not read its
                 echo), or when it has used up --client-time seconds in all (a client that
-                drips a byte at a time is never silent for long). A client that resets or vanishes mid-message costs nothing either: the
-                server closes that connection and takes the next.
+                drips a byte at a time is never silent for long). A client that resets or
+                vanishes mid-message costs nothing either: the server closes that
+                connection and takes the next.
         client: sends each line you type (newline included, byte for byte) with your
                 sendAll, and prints the echo, read back with your LineReader. Ends at the end
                 of your input (Ctrl-D); a last line without a newline is sent as it is, and
