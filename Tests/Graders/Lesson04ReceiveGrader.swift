@@ -665,9 +665,13 @@ extension Lesson04ReceiveGrader {
                 }
                 var hints = receivedHints
                 if line.last == newline { hints[.long] = .stripNewline }
-                if expected == carriage && line == Array(carriage.dropLast()) { hints[.short] = .keepCarriageReturn }
+                if expected == carriage {
+                    // Cut short by its "\r": trimmed. Anything else: the "\n" was looked for in a String.
+                    hints = [.trailingZeros: .countReturned, .zerosInside: .countReturned]
+                    if line == Array(carriage.dropLast()) { hints[.short] = .keepCarriageReturn }
+                }
                 if expected.isEmpty { hints[.long] = .emptyLine; hints[.scrambled] = .emptyLine }
-                if expected == notUTF8 && line.count != expected.count { hints[.scrambled] = .linesAreBytes; hints[.long] = .linesAreBytes; hints[.short] = .linesAreBytes }
+                if expected == notUTF8 { hints = [.trailingZeros: .countReturned, .zerosInside: .countReturned] }
                 try expectBytes(expected, line, probe: probe, what: name, hints: hints, otherwise: hint)
             }
             let end = try probe.measure(
@@ -738,10 +742,11 @@ extension Lesson04ReceiveGrader {
             switch measured.result {
             case .failure(let error):
                 let code = (error as? SocketError)?.code
+                let mangled = ByteShape(expected: Array(request.prefix(read.bytes.count)), actual: read.bytes) != .same
                 throw probe.fail(
                     expected: "requestReply to send all \(request.count) bytes, then read the reply",
-                    actual: "it threw \(error) after \(Int((Clock.now - started) * 1000)) ms, when the server had \(read.bytes.count) bytes",
-                    hint: code == EAGAIN || code == EWOULDBLOCK ? .sendBufferFull : unexpectedErrorHint(error))
+                    actual: "it threw \(error) after \(Int((Clock.now - started) * 1000)) ms, when the server had \(read.bytes.count) bytes" + (mangled ? ", not all of them the bytes sent (\(difference(expected: Array(request.prefix(read.bytes.count)), actual: read.bytes) ?? ""))" : ""),
+                    hint: mangled ? .shortWrite : code == EAGAIN || code == EWOULDBLOCK ? .sendBufferFull : unexpectedErrorHint(error))
             case .success(let got):
                 try expectBytes(request, read.bytes, probe: probe, what: "the server to receive the whole request",
                                 hints: [.short: read.endOfFile ? .shortWrite : .sendBufferFull, .long: .shortWriteOffset, .scrambled: .shortWrite,
@@ -876,10 +881,12 @@ extension Lesson04ReceiveGrader {
             let early = wrote.error != nil || wrote.doneAt > returnedAt
             if case .failure(let error) = measured.result {
                 let code = (error as? SocketError)?.code
+                // Bytes missing or repeated before the failure: short sends were taken as whole.
+                let mangled = ByteShape(expected: Array(payload.prefix(read.bytes.count)), actual: read.bytes) != .same
                 throw probe.fail(
                     expected: "serveEcho to echo all \(payload.count) bytes and return when the client shuts down its side",
-                    actual: "it threw \(error) when the client had \(read.bytes.count) bytes back",
-                    hint: code == EAGAIN || code == EWOULDBLOCK ? .sendBufferFull : unexpectedErrorHint(error))
+                    actual: "it threw \(error) when the client had \(read.bytes.count) bytes back" + (mangled ? ", not all of them the bytes sent (\(difference(expected: Array(payload.prefix(read.bytes.count)), actual: read.bytes) ?? ""))" : ""),
+                    hint: mangled ? .shortWrite : code == EAGAIN || code == EWOULDBLOCK ? .sendBufferFull : unexpectedErrorHint(error))
             }
             let shape = ByteShape(expected: payload, actual: read.bytes)
             try expectBytes(payload, read.bytes, probe: probe, what: "the client to get every byte back, in order",
