@@ -19,14 +19,20 @@ final class Lesson04ReceiveGrader: GraderCase {
             let message = Array("hello, stream!".utf8)
             let probe = Probe("receiveExactly(_:count: \(message.count)) returns all \(message.count) bytes when they arrive one at a time")
             let gap = Double(probe.random.int(in: 3...6)) / 1000
-            let connection = try LearnerConnection.fromClient(probe, script: [.drip(message, gap: gap), .receiveUntilClosed(seconds: 3)])
-            defer { connection.finish() }
-            let got = try probe.call(
-                "receiveExactly(_:count:)", unblock: connection.unblock, blockedHint: .recvZero, errorHint: unexpectedErrorHint
-            ) {
-                try receiveExactly(connection.fd, count: message.count)
+            // The peer waits a moment before the first byte: meanwhile a signal interrupts the
+            // learner's waiting recv (EINTR), twice.
+            try withProvocations(probe, [.interrupted]) { on in
+                let interrupter = Interrupter()
+                let connection = try LearnerConnection.fromClient(probe, script: [.pause(0.02), .drip(message, gap: gap), .receiveUntilClosed(seconds: 3)])
+                defer { connection.finish() }
+                if on[0] { interrupter.interrupt(times: 2, every: 0.006, after: 0.005) }
+                let got = try probe.call(
+                    "receiveExactly(_:count:)", unblock: connection.unblock, blockedHint: .recvZero, errorHint: unexpectedErrorHint
+                ) {
+                    try interrupter.watch { try receiveExactly(connection.fd, count: message.count) }
+                }
+                try expectBytes(message, got, probe: probe, hints: receivedHints, otherwise: .recvOffset)
             }
-            try expectBytes(message, got, probe: probe, hints: receivedHints, otherwise: .recvOffset)
         }
     }
 
@@ -44,10 +50,10 @@ final class Lesson04ReceiveGrader: GraderCase {
                 (random.int(in: 2...40), []),
                 (big, pieces(of: bigSent, count: random.int(in: 3...6), random: random)),
             ]
-            let stale = random.pick([EINTR, EAGAIN])
-            for (count, sent) in cases {
-                try withStaleErrnoDiagnosis(probe, stale: stale) { errnoValue in
-                    try closeMidMessage(probe, count: count, sent: sent, stale: errnoValue)
+            for (number, (count, sent)) in cases.enumerated() {
+                let stale = number == 1 ? EAGAIN : EINTR
+                try withProvocations(probe, [.staleErrno(stale)]) { on in
+                    try closeMidMessage(probe, count: count, sent: sent, stale: on[0] ? stale : nil)
                 }
             }
         }
@@ -114,58 +120,85 @@ final class Lesson04ReceiveGrader: GraderCase {
     func test4_lineReaderKeepsWhatFollowsTheLine() throws {
         try grade {
             let probe = Probe("LineReader.readLine() returns \"one\", \"two\", \"three\" (sent as \"one\\ntwo\\nthr\" and \"ee\\n\"), then nil")
-            let connection = try LearnerConnection.fromClient(probe, script: [
-                .send(Array("one\ntwo\nthr".utf8)), .pause(0.02), .send(Array("ee\n".utf8)), .close,
-            ])
-            defer { connection.finish() }
-            let reader = Box(LineReader(connection.fd))
-            for expected in ["one", "two", "three"] {
-                let line = try probe.call(
-                    "readLine() (expecting \"\(expected)\")", unblock: connection.unblock, blockedHint: .keepLeftovers,
-                    errorHint: unexpectedErrorHint
-                ) {
-                    try reader.withValue { try $0.readLine() }
-                }
-                guard let line else {
-                    throw probe.fail(expected: "the line \"\(expected)\"", actual: "nil (end of input)", hint: .keepLeftovers)
-                }
-                try expectBytes(Array(expected.utf8), line, probe: probe, hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned],
-                                otherwise: line.last == UInt8(ascii: "\n") ? .stripNewline : .keepLeftovers)
+            try withProvocations(probe, [.interrupted]) { on in
+                try linesShareReads(probe, interrupted: on[0])
             }
-            let end = try probe.call(
-                "readLine() after the last line", unblock: connection.unblock, blockedHint: .recvZero, errorHint: unexpectedErrorHint
-            ) {
-                try reader.withValue { try $0.readLine() }
-            }
-            guard end == nil else {
-                throw probe.fail(expected: "nil: the peer closed and nothing is left", actual: "the line \(escaped(end!))", hint: .recvZero)
-            }
-            try expectStillOpen(connection.isStillOpen, fd: connection.fd, probe: probe, function: "readLine()")
         }
+    }
+
+    private func linesShareReads(_ probe: Probe, interrupted: Bool) throws {
+        let connection = try LearnerConnection.fromClient(probe, script: [
+            .send(Array("one\ntwo\nthr".utf8)), .pause(0.02), .send(Array("ee\n".utf8)), .close,
+        ])
+        defer { connection.finish() }
+        let reader = Box(LineReader(connection.fd))
+        let interrupter = Interrupter()
+        if interrupted { interrupter.interrupt(times: 2, every: 0.006, after: 0.005) }
+        for expected in ["one", "two", "three"] {
+            let line = try probe.call(
+                "readLine() (expecting \"\(expected)\")", unblock: connection.unblock, blockedHint: .keepLeftovers,
+                errorHint: unexpectedErrorHint
+            ) {
+                try interrupter.watch { try reader.withValue { try $0.readLine() } }
+            }
+            guard let line else {
+                throw probe.fail(expected: "the line \"\(expected)\"", actual: "nil (end of input)", hint: .keepLeftovers)
+            }
+            try expectBytes(Array(expected.utf8), line, probe: probe, hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned],
+                            otherwise: line.last == UInt8(ascii: "\n") ? .stripNewline : .keepLeftovers)
+        }
+        let end = try probe.call(
+            "readLine() after the last line", unblock: connection.unblock, blockedHint: .recvZero, errorHint: unexpectedErrorHint
+        ) {
+            try reader.withValue { try $0.readLine() }
+        }
+        guard end == nil else {
+            throw probe.fail(expected: "nil: the peer closed and nothing is left", actual: "the line \(escaped(end!))", hint: .recvZero)
+        }
+        try expectStillOpen(connection.isStillOpen, fd: connection.fd, probe: probe, function: "readLine()")
     }
 
     // Row 14: a peer that answers only after end-of-input needs a half-close.
     func test5_requestReplyHalfClosesThenReadsToTheEnd() throws {
         try grade {
             let probe = Probe("requestReply(_:request:) sends, shuts down its sending side, and reads the whole reply until end-of-file")
-            let request = Array("count these bytes please".utf8)
-            let replyParts = [Array("part one, ".utf8), Array("part two".utf8)]
-            let connection = try LearnerConnection.toServer(probe, script: [
-                .receiveUntilClosed(seconds: 5),  // this peer answers only after end-of-input
-                .send(replyParts[0]), .pause(0.05), .send(replyParts[1]), .close,
-            ])
-            defer { connection.finish() }
-            let reply = try probe.call(
-                "requestReply(_:request:)", unblock: connection.unblock, blockedHint: .halfClose, errorHint: unexpectedErrorHint
-            ) {
-                try requestReply(connection.fd, request: request)
+            try withProvocations(probe, [.interrupted]) { on in
+                try halfCloseThenRead(probe, interrupted: on[0])
             }
-            connection.peer.wait()
-            try expectBytes(request, connection.peer.received, probe: probe, what: "the server to receive the request",
-                            hints: [.trailingZeros: .countReturned, .long: .countReturned], otherwise: .shortWrite)
-            try expectBytes(replyParts[0] + replyParts[1], reply, probe: probe, hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned],
-                            otherwise: .readToTheEnd)
         }
+    }
+
+    private func halfCloseThenRead(_ probe: Probe, interrupted: Bool) throws {
+        let request = Array("count these bytes please".utf8)
+        let replyParts = [Array("part one, ".utf8), Array("part two".utf8)]
+        let connection = try LearnerConnection.toServer(probe, script: [
+            .receiveUntilClosed(seconds: 5),  // this peer answers only after end-of-input
+            .send(replyParts[0]), .pause(0.04), .send(replyParts[1]), .close,
+        ])
+        defer { connection.finish() }
+        let interrupter = Interrupter()
+        if interrupted { interrupter.interrupt(times: 3, every: 0.012, after: 0.008) }
+        let outcome = try probe.attempt(
+            "requestReply(_:request:)", unblock: connection.unblock, blockedHint: .halfClose
+        ) {
+            try interrupter.watch { try requestReply(connection.fd, request: request) }
+        }
+        let reply: [UInt8]
+        switch outcome {
+        case .success(let bytes):
+            reply = bytes
+        case .failure(let error):
+            // Closed instead of half-closed, or shut down before sending: the half-close went wrong.
+            let code = (error as? SocketError)?.code
+            let hint: Hint = !connection.isStillOpen || code == EPIPE || code == EBADF ? .halfClose : unexpectedErrorHint(error)
+            throw probe.fail(expected: "requestReply(_:request:) to succeed", actual: "it threw \(error)" + (connection.isStillOpen ? "" : "; fd \(connection.fd) was closed"), hint: hint)
+        }
+        connection.peer.wait()
+        try expectBytes(request, connection.peer.received, probe: probe, what: "the server to receive the request",
+                        hints: [.trailingZeros: .countReturned, .long: .countReturned], otherwise: .shortWrite)
+        try expectBytes(replyParts[0] + replyParts[1], reply, probe: probe,
+                        hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned, .short: reply.isEmpty ? .halfClose : .readToTheEnd],
+                        otherwise: .readToTheEnd)
     }
 
     // Rows 12, 13 and 15: echo each piece as it comes, until the client is done, then close
@@ -173,14 +206,14 @@ final class Lesson04ReceiveGrader: GraderCase {
     func test6_serveEchoEchoesThenCloses() throws {
         try grade {
             let probe = Probe("serveEcho(_:idleTimeout:) echoes every byte as it comes, returns when the client shuts down its side, and closes the connection once")
-            let pause = Double(probe.random.int(in: 10...30)) / 1000
-            try withStaleErrnoDiagnosis(probe, stale: EAGAIN) { stale in
-                try echoThenClose(probe, pause: pause, stale: stale)
+            let pause = Double(probe.random.int(in: 20...30)) / 1000
+            try withProvocations(probe, [.staleErrno(EAGAIN), .interrupted]) { on in
+                try echoThenClose(probe, pause: pause, stale: on[0] ? EAGAIN : nil, interrupted: on[1])
             }
         }
     }
 
-    private func echoThenClose(_ probe: Probe, pause: Double, stale: Int32?) throws {
+    private func echoThenClose(_ probe: Probe, pause: Double, stale: Int32?, interrupted: Bool) throws {
         let parts = [Array("hello".utf8), Array(" world\n".utf8)]
         let sent = parts[0] + parts[1]
         let wire = try Lesson04Wire.accepted(probe)
@@ -207,15 +240,18 @@ final class Lesson04ReceiveGrader: GraderCase {
             return (prompt, got + rest.bytes, rest.endOfFile, Clock.now)
         }
         let closes = CloseCount(wire.fd)
+        let interrupter = Interrupter()
+        if interrupted { interrupter.interrupt(times: 2, every: pause / 2, after: pause / 3) }
         let measured = try probe.measure(
             "serveEcho(_:idleTimeout: 10)", seconds: 4, unblock: wire.unblock, blockedHint: .recvZero, spinningHint: .recvZero
         ) {
             if let stale { errno = stale }
-            try closes.watch { try serveEcho(wire.fd, idleTimeout: 10) }
+            try interrupter.watch { try closes.watch { try serveEcho(wire.fd, idleTimeout: 10) } }
         }
         let returnedAt = Clock.now
         if case .failure(let error) = measured.result {
-            throw probe.fail(expected: "serveEcho to return normally once the client has shut down its side", actual: "it threw \(error)", hint: unexpectedErrorHint(error))
+            let setup = (error as? SocketError)?.call.hasPrefix("setsockopt") == true
+            throw probe.fail(expected: "serveEcho to return normally once the client has shut down its side", actual: "it threw \(error)", hint: setup ? .idleTimeout : unexpectedErrorHint(error))
         }
         guard let seen = client.wait(seconds: 0.5), seen.endOfFile else {
             throw probe.fail(
@@ -1002,7 +1038,8 @@ private let receivedHints: [ByteShape: Hint] = [
 private func unexpectedErrorHint(_ error: any Error) -> Hint {
     switch error {
     case is ConnectionClosed: return .recvZero
-    case let error as SocketError where [EAGAIN, EWOULDBLOCK, EINTR].contains(error.code): return .errnoStale
+    case let error as SocketError where error.code == EINTR: return .eintr
+    case let error as SocketError where [EAGAIN, EWOULDBLOCK].contains(error.code): return .errnoStale
     default: return .recvError
     }
 }
@@ -1018,21 +1055,38 @@ private struct DripClientView: Sendable {
     var endAt: Double = 0
 }
 
-/// Runs a scenario with errno holding a stale value first; if that fails, runs it again with
-/// errno clear, and when that passes, the stale errno was the mistake: say so.
-private func withStaleErrnoDiagnosis(_ probe: Probe, stale: Int32, _ scenario: (Int32?) throws -> Void) throws {
+/// Something a check does to the learner's call that correct code shrugs off.
+private struct Provocation {
+    let hint: Hint
+    let words: String
+
+    /// errno holds a stale value when the learner's code is called.
+    static func staleErrno(_ value: Int32) -> Provocation {
+        Provocation(hint: .errnoStale, words: "errno held \(errnoName(value)), left by an earlier call, when your code was called")
+    }
+
+    /// A signal interrupts the learner's waiting call (EINTR).
+    static let interrupted = Provocation(hint: .eintr, words: "a signal interrupted your code's waiting recv, which then returned -1 with EINTR")
+}
+
+/// Runs `scenario` with every provocation on. If it fails, runs it again with one of them
+/// off at a time: when that passes, that provocation is what the code mishandled, and the
+/// failure names it (the hint is chosen from what was observed, not guessed).
+private func withProvocations(_ probe: Probe, _ provocations: [Provocation], _ scenario: ([Bool]) throws -> Void) throws {
+    let all = provocations.map { _ in true }
     do {
-        try scenario(stale)
+        try scenario(all)
     } catch let failure as CheckFailure {
-        do {
-            try scenario(nil)
-        } catch {
-            throw failure
+        for index in provocations.indices {
+            var some = all
+            some[index] = false
+            do { try scenario(some) } catch { continue }
+            throw probe.fail(
+                expected: failure.expected,
+                actual: failure.actual + " (\(provocations[index].words); without that it passes)",
+                hint: provocations[index].hint)
         }
-        throw probe.fail(
-            expected: failure.expected,
-            actual: failure.actual + " (errno held \(errnoName(stale)), left by an earlier call, when your code was called; with errno 0 it passes)",
-            hint: .errnoStale)
+        throw failure
     }
 }
 
@@ -1077,7 +1131,7 @@ extension Hint {
     static let lengthPrefix = Hint("length-prefix", "Read the 4-byte length with receiveExactly(fd, count: 4): it can arrive in pieces. It is big-endian: the first byte is the most significant (length = b0 << 24 | b1 << 16 | b2 << 8 | b3).")
     static let keepLeftovers = Hint("keep-leftovers", "One recv may bring the end of this message and the start of the next. Keep the extra bytes for the next call (in LineReader's pending), and never ask recv for more than the message still needs.")
     static let stripNewline = Hint("strip-newline", "Return the line without its \"\\n\": cut before the newline, and remove the newline from pending too.")
-    static let halfClose = Hint("half-close", "This peer answers only when it reads end-of-file. After sending the request, call shutdown(fd, ShutdownHow.write): the peer's recv returns 0, and you can still read its reply.")
+    static let halfClose = Hint("half-close", "This peer answers only when it reads end-of-file. After sending the request, call shutdown(fd, ShutdownHow.write): the peer's recv returns 0, and you can still read its reply. Not close(fd), and not ShutdownHow.both: either ends your reading too; and not before the request is sent.")
     static let readToTheEnd = Hint("read-to-the-end", "The reply can come in several pieces (and can be empty): keep calling recv and appending until it returns 0 (end-of-file).")
     static let closeConnection = Hint("close-connection", "Close the connection when you are done with it, on every path (defer { close(connection) }). Until you do, the client never reads end-of-file and waits, while your side sits in CLOSE_WAIT.")
     static let idleTimeout = Hint("idle-timeout", "A silent client would keep recv blocked forever. Set SO_RCVTIMEO to the idle timeout before the loop: recv then returns -1 with EAGAIN when nothing came in time, and you can stop. Mind the fraction: Int(0.25) is 0, and a timeval of zero means no timeout at all; the rest goes in tv_usec, in microseconds.")
@@ -1107,5 +1161,6 @@ extension Hint {
     static let timevalRange = Hint("timeval-range", "setsockopt rejects a timeval whose tv_usec is 1,000,000 or more (EDOM): for 1.5 s, tv_sec is 1 and tv_usec 500,000, not tv_usec 1,500,000.")
     static let idleIsNormal = Hint("idle-is-normal", "A silent client is not a failure: when recv fails with EAGAIN or EWOULDBLOCK after SO_RCVTIMEO (or poll times out), return normally; the defer closes the connection.")
     static let closeOnce = Hint("close-once", "Close the connection exactly once: defer { close(connection) } already runs on every way out, so don't close it again before returning. A second close(fd) fails with EBADF at best; at worst another thread has opened a file under that number meanwhile, and you close theirs.")
+    static let eintr = Hint("eintr", "recv (or send, or poll) returning -1 with EINTR means a signal arrived while it waited, before anything happened: nothing failed, call it again. Only other errors are failures; and EINTR is not end-of-file either.")
     static let closeFirst = Hint("close-first", "Put defer { close(connection) } first, before setsockopt or anything else that can throw: serveEcho owns the connection from its first line, so it must close it even when its very first call fails.")
 }
