@@ -110,6 +110,9 @@ final class Lesson04ReceiveGrader: GraderCase {
                 ) {
                     try receiveMessage(connection.fd)
                 }
+                if got == framed(expected) {
+                    throw probe.fail(expected: "\(expected.count) bytes \(escaped(expected))", actual: "\(got.count) bytes \(escaped(got)): the prefix, then the message", hint: .payloadOnly)
+                }
                 try expectBytes(expected, got, probe: probe, hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned],
                                 otherwise: number == 0 ? .lengthPrefix : .keepLeftovers)
             }
@@ -120,13 +123,13 @@ final class Lesson04ReceiveGrader: GraderCase {
     func test4_lineReaderKeepsWhatFollowsTheLine() throws {
         try grade {
             let probe = Probe("LineReader.readLine() returns \"one\", \"two\", \"three\" (sent as \"one\\ntwo\\nthr\" and \"ee\\n\"), then nil")
-            try withProvocations(probe, [.interrupted]) { on in
-                try linesShareReads(probe, interrupted: on[0])
+            try withProvocations(probe, [.interrupted, .staleErrno(EINTR)]) { on in
+                try linesShareReads(probe, interrupted: on[0], stale: on[1] ? EINTR : nil)
             }
         }
     }
 
-    private func linesShareReads(_ probe: Probe, interrupted: Bool) throws {
+    private func linesShareReads(_ probe: Probe, interrupted: Bool, stale: Int32?) throws {
         let connection = try LearnerConnection.fromClient(probe, script: [
             .send(Array("one\ntwo\nthr".utf8)), .pause(0.02), .send(Array("ee\n".utf8)), .close,
         ])
@@ -139,7 +142,8 @@ final class Lesson04ReceiveGrader: GraderCase {
                 "readLine() (expecting \"\(expected)\")", unblock: connection.unblock, blockedHint: .keepLeftovers,
                 errorHint: unexpectedErrorHint
             ) {
-                try interrupter.watch { try reader.withValue { try $0.readLine() } }
+                if let stale { errno = stale }
+                return try interrupter.watch { try reader.withValue { try $0.readLine() } }
             }
             guard let line else {
                 throw probe.fail(expected: "the line \"\(expected)\"", actual: "nil (end of input)", hint: .keepLeftovers)
@@ -147,11 +151,14 @@ final class Lesson04ReceiveGrader: GraderCase {
             try expectBytes(Array(expected.utf8), line, probe: probe, hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned],
                             otherwise: line.last == UInt8(ascii: "\n") ? .stripNewline : .keepLeftovers)
         }
-        let end = try probe.call(
-            "readLine() after the last line", unblock: connection.unblock, blockedHint: .recvZero, errorHint: unexpectedErrorHint
+        let end = try probe.measure(
+            "readLine() after the last line", seconds: 1.5, unblock: connection.unblock, blockedHint: .recvZero, spinningHint: .recvZero
         ) {
-            try reader.withValue { try $0.readLine() }
-        }
+            if let stale { errno = stale }
+            return try reader.withValue { try $0.readLine() }
+        }.result.mapError { error -> CheckFailure in
+            probe.fail(expected: "nil: the peer closed and nothing is left", actual: "it threw \(type(of: error)): \(error)", hint: unexpectedErrorHint(error))
+        }.get()
         guard end == nil else {
             throw probe.fail(expected: "nil: the peer closed and nothing is left", actual: "the line \(escaped(end!))", hint: .recvZero)
         }
@@ -162,13 +169,13 @@ final class Lesson04ReceiveGrader: GraderCase {
     func test5_requestReplyHalfClosesThenReadsToTheEnd() throws {
         try grade {
             let probe = Probe("requestReply(_:request:) sends, shuts down its sending side, and reads the whole reply until end-of-file")
-            try withProvocations(probe, [.interrupted]) { on in
-                try halfCloseThenRead(probe, interrupted: on[0])
+            try withProvocations(probe, [.interrupted, .staleErrno(EAGAIN)]) { on in
+                try halfCloseThenRead(probe, interrupted: on[0], stale: on[1] ? EAGAIN : nil)
             }
         }
     }
 
-    private func halfCloseThenRead(_ probe: Probe, interrupted: Bool) throws {
+    private func halfCloseThenRead(_ probe: Probe, interrupted: Bool, stale: Int32?) throws {
         let request = Array("count these bytes please".utf8)
         let replyParts = [Array("part one, ".utf8), Array("part two".utf8)]
         let connection = try LearnerConnection.toServer(probe, script: [
@@ -181,7 +188,8 @@ final class Lesson04ReceiveGrader: GraderCase {
         let outcome = try probe.attempt(
             "requestReply(_:request:)", unblock: connection.unblock, blockedHint: .halfClose
         ) {
-            try interrupter.watch { try requestReply(connection.fd, request: request) }
+            if let stale { errno = stale }
+            return try interrupter.watch { try requestReply(connection.fd, request: request) }
         }
         let reply: [UInt8]
         switch outcome {
@@ -1086,7 +1094,15 @@ private func withProvocations(_ probe: Probe, _ provocations: [Provocation], _ s
                 actual: failure.actual + " (\(provocations[index].words); without that it passes)",
                 hint: provocations[index].hint)
         }
-        throw failure
+        guard provocations.count > 1 else { throw failure }
+        do { try scenario(provocations.map { _ in false }) } catch { throw failure }
+        // Only with all of them off does it pass. A real EINTR also leaves errno holding EINTR
+        // for the calls after it, so a stale errno is the likelier mistake when one is listed.
+        let named = provocations.first { $0.hint == .errnoStale } ?? provocations[0]
+        throw probe.fail(
+            expected: failure.expected,
+            actual: failure.actual + " (\(provocations.map(\.words).joined(separator: "; and "))); without them it passes)",
+            hint: named.hint)
     }
 }
 
@@ -1127,7 +1143,7 @@ extension Hint {
     static let recvOnce = Hint("recv-once", "recv returns whatever has arrived so far, which can be a single byte. Loop, asking for what is still missing, until you have the whole message.")
     static let recvOffset = Hint("recv-offset", "Write each piece after the bytes you already have (pointer + filled), and ask for count - filled: otherwise later pieces overwrite earlier ones.")
     static let countReturned = Hint("count-returned", "Use the count recv returned, not the size of your buffer: the rest of the buffer holds zeros (or old bytes) that never came over the wire.")
-    static let recvZero = Hint("recv-zero", "recv returning 0 means the peer closed its side: nothing more will ever come. Stop there (throw ConnectionClosed when a message is incomplete) instead of calling recv again, which would return 0 forever, or blocking.")
+    static let recvZero = Hint("recv-zero", "recv returning 0 means the peer closed its side: nothing more will ever come. Stop there (throw ConnectionClosed when a message is incomplete; readLine returns nil when nothing is pending) instead of calling recv again, which would return 0 forever, or blocking.")
     static let lengthPrefix = Hint("length-prefix", "Read the 4-byte length with receiveExactly(fd, count: 4): it can arrive in pieces. It is big-endian: the first byte is the most significant (length = b0 << 24 | b1 << 16 | b2 << 8 | b3).")
     static let keepLeftovers = Hint("keep-leftovers", "One recv may bring the end of this message and the start of the next. Keep the extra bytes for the next call (in LineReader's pending), and never ask recv for more than the message still needs.")
     static let stripNewline = Hint("strip-newline", "Return the line without its \"\\n\": cut before the newline, and remove the newline from pending too.")
@@ -1143,6 +1159,7 @@ extension Hint {
     static let errnoStale = Hint("errno-stale", "Look at errno only after a call returned -1. A call that succeeds (or returns 0) leaves errno as it was, so an EAGAIN or EINTR still there from an earlier call means nothing: decide by the return value first.")
     static let closedReceived = Hint("closed-received", "ConnectionClosed(received:) carries the bytes that did come before the peer closed: exactly those, the count recv returned in all (buffer.prefix(filled)), not an empty array and not the whole buffer.")
     static let callerOwnsSocket = Hint("caller-owns-socket", "These functions read from (or write to) a socket the caller owns: leave it open, even when the peer has closed or a call failed. The caller closes it; closing it twice could close another file that got the same number.")
+    static let payloadOnly = Hint("payload-only", "receiveMessage returns the message's bytes only: the 4-byte length prefix tells you how many to read; it is not part of the message.")
     static let emptyMessage = Hint("empty-message", "A length of 0 is an empty message: return [] without waiting for more (receiveExactly with count 0 returns at once). The next message's prefix follows right after it.")
     static let lengthAllFourBytes = Hint("length-all-four-bytes", "The length is all 4 bytes: b0 << 24 | b1 << 16 | b2 << 8 | b3, in an Int. A message can be longer than 65,535 bytes, which 2 bytes (or a UInt16) cannot count.")
     static let emptyLine = Hint("empty-line", "Two \"\\n\" in a row is an empty line: return [] for it. nil means only that the peer closed with nothing pending; and skipping empty lines loses them.")
