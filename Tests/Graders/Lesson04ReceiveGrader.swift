@@ -21,7 +21,7 @@ final class Lesson04ReceiveGrader: GraderCase {
             let gap = Double(probe.random.int(in: 3...6)) / 1000
             // The peer waits a moment before the first byte: meanwhile a signal interrupts the
             // learner's waiting recv (EINTR), twice.
-            try withProvocations(probe, [.interrupted]) { on in
+            try withProvocations(probe, [.interrupted]) { on, probe in
                 let interrupter = Interrupter()
                 let connection = try LearnerConnection.fromClient(probe, script: [.pause(0.02), .drip(message, gap: gap), .receiveUntilClosed(seconds: 3)])
                 defer { connection.finish() }
@@ -52,7 +52,7 @@ final class Lesson04ReceiveGrader: GraderCase {
             ]
             for (number, (count, sent)) in cases.enumerated() {
                 let stale = number == 1 ? EAGAIN : EINTR
-                try withProvocations(probe, [.staleErrno(stale)]) { on in
+                try withProvocations(probe, [.staleErrno(stale)]) { on, probe in
                     try closeMidMessage(probe, count: count, sent: sent, stale: on[0] ? stale : nil)
                 }
             }
@@ -123,7 +123,7 @@ final class Lesson04ReceiveGrader: GraderCase {
     func test4_lineReaderKeepsWhatFollowsTheLine() throws {
         try grade {
             let probe = Probe("LineReader.readLine() returns \"one\", \"two\", \"three\" (sent as \"one\\ntwo\\nthr\" and \"ee\\n\"), then nil")
-            try withProvocations(probe, [.interrupted, .staleErrno(EINTR)]) { on in
+            try withProvocations(probe, [.interrupted, .staleErrno(EINTR)]) { on, probe in
                 try linesShareReads(probe, interrupted: on[0], stale: on[1] ? EINTR : nil)
             }
         }
@@ -169,7 +169,7 @@ final class Lesson04ReceiveGrader: GraderCase {
     func test5_requestReplyHalfClosesThenReadsToTheEnd() throws {
         try grade {
             let probe = Probe("requestReply(_:request:) sends, shuts down its sending side, and reads the whole reply until end-of-file")
-            try withProvocations(probe, [.interrupted, .staleErrno(EAGAIN)]) { on in
+            try withProvocations(probe, [.interrupted, .staleErrno(EAGAIN)]) { on, probe in
                 try halfCloseThenRead(probe, interrupted: on[0], stale: on[1] ? EAGAIN : nil)
             }
         }
@@ -215,7 +215,7 @@ final class Lesson04ReceiveGrader: GraderCase {
         try grade {
             let probe = Probe("serveEcho(_:idleTimeout:) echoes every byte as it comes, returns when the client shuts down its side, and closes the connection once")
             let pause = Double(probe.random.int(in: 20...30)) / 1000
-            try withProvocations(probe, [.staleErrno(EAGAIN), .interrupted]) { on in
+            try withProvocations(probe, [.staleErrno(EAGAIN), .interrupted]) { on, probe in
                 try echoThenClose(probe, pause: pause, stale: on[0] ? EAGAIN : nil, interrupted: on[1])
             }
         }
@@ -256,7 +256,6 @@ final class Lesson04ReceiveGrader: GraderCase {
             if let stale { errno = stale }
             try interrupter.watch { try closes.watch { try serveEcho(wire.fd, idleTimeout: 10) } }
         }
-        let returnedAt = Clock.now
         if case .failure(let error) = measured.result {
             let setup = (error as? SocketError)?.call.hasPrefix("setsockopt") == true
             throw probe.fail(expected: "serveEcho to return normally once the client has shut down its side", actual: "it threw \(error)", hint: setup ? .idleTimeout : unexpectedErrorHint(error))
@@ -274,7 +273,6 @@ final class Lesson04ReceiveGrader: GraderCase {
                 expected: "each piece echoed as soon as it came (the client waits up to 1 s for it)",
                 actual: "the echo came only after the client shut down its side", hint: .echoPromptly)
         }
-        _ = returnedAt
         try expectClosedOnce(closes, probe: probe)
     }
 
@@ -283,8 +281,7 @@ final class Lesson04ReceiveGrader: GraderCase {
     // later), a client that drips a byte every 0.6 x timeout is served to the end, and a
     // timeout over a second (1.x s: tv_usec stays below 1,000,000) is taken too. The slow
     // client's third byte comes 1.2 x timeout after the first: a deadline counted from the
-    // start has passed by then. The three
-    // run at the same time.
+    // start has passed by then. The three run at the same time.
     func test7_serveEchoGivesUpOnASilentClient() throws {
         try grade {
             let probe = Probe("serveEcho(_:idleTimeout:) drops a silent client after about idleTimeout (a fraction of a second), serves a client that sends a byte every 0.6 x idleTimeout to the end, and accepts an idleTimeout over 1 s")
@@ -431,10 +428,10 @@ final class Lesson04ReceiveGrader: GraderCase {
                     expected: "serveEcho to serve the slow client to the end and return normally",
                     actual: "it threw \(error)", hint: unexpectedErrorHint(error))
             }
-            if let after = dripView.closedEarlyAfter {
+            if let sent = dripView.closedEarlyAfter {
                 throw probe.fail(
                     expected: "serveEcho to serve a client that sends a byte every \(Int(gap * 1000)) ms (idleTimeout \(Int(timeout * 1000)) ms) until it shuts down its side",
-                    actual: "it closed the connection after \(after) of \(drips.count) bytes, \(Int((dripMeasured.seconds) * 1000)) ms after it started",
+                    actual: "it closed the connection \(Int(dripMeasured.seconds * 1000)) ms after it started, when the client had sent \(sent) of \(drips.count) bytes and got \(dripView.echoed.count) back",
                     hint: .idleRestart)
             }
             if let failed = dripView.sendFailed {
@@ -581,7 +578,8 @@ extension Lesson04ReceiveGrader {
                 try receiveExactly(connection.fd, count: count)
             }
             try expectFailure(reset.result, codes: [ECONNRESET], probe: probe, function: "receiveExactly(_:count:)",
-                              input: "a connection reset after \(sent.count) of \(count) bytes", returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
+                              input: "a connection reset after \(sent.count) of \(count) bytes", returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError,
+                              returnedHintFor: { $0.count < count ? .recvOnce : nil })
         }
     }
 
@@ -778,9 +776,13 @@ extension Lesson04ReceiveGrader {
                 wire.close()
                 return read
             }
-            let started = Clock.now
             let measured = try probe.measure("requestReply(_:request: \(request.count) bytes)", seconds: 6, unblock: wire.unblock, blockedHint: .halfClose, spinningHint: .sendBufferFull) {
                 try requestReply(wire.fd, request: request)
+            }
+            if case .failure = measured.result, wire.isStillOpen {
+                // It gave up: end the request for it, so the server stops reading.
+                wire.note("requestReply threw; the harness shut down the sending side of your socket")
+                _ = LibC.shutdown(wire.fd, ShutdownHow.write)
             }
             let read = server.wait(seconds: 6) ?? SlowRead()
             switch measured.result {
@@ -789,7 +791,7 @@ extension Lesson04ReceiveGrader {
                 let mangled = ByteShape(expected: Array(request.prefix(read.bytes.count)), actual: read.bytes) != .same
                 throw probe.fail(
                     expected: "requestReply to send all \(request.count) bytes, then read the reply",
-                    actual: "it threw \(error) after \(Int((Clock.now - started) * 1000)) ms, when the server had \(read.bytes.count) bytes" + (mangled ? ", not all of them the bytes sent (\(difference(expected: Array(request.prefix(read.bytes.count)), actual: read.bytes) ?? ""))" : ""),
+                    actual: "it threw \(error) after \(Int(measured.seconds * 1000)) ms, when the server had \(read.bytes.count) bytes" + (mangled ? ", not all of them the bytes sent (\(difference(expected: Array(request.prefix(read.bytes.count)), actual: read.bytes) ?? ""))" : ""),
                     hint: mangled ? .shortWrite : code == EAGAIN || code == EWOULDBLOCK ? .sendBufferFull : unexpectedErrorHint(error))
             case .success(let got):
                 try expectBytes(request, read.bytes, probe: probe, what: "the server to receive the whole request",
@@ -1077,31 +1079,33 @@ private struct Provocation {
     static let interrupted = Provocation(hint: .eintr, words: "a signal interrupted your code's waiting recv, which then returned -1 with EINTR")
 }
 
-/// Runs `scenario` with every provocation on. If it fails, runs it again with one of them
-/// off at a time: when that passes, that provocation is what the code mishandled, and the
-/// failure names it (the hint is chosen from what was observed, not guessed).
-private func withProvocations(_ probe: Probe, _ provocations: [Provocation], _ scenario: ([Bool]) throws -> Void) throws {
-    let all = provocations.map { _ in true }
+/// Runs `scenario` with every provocation on. If it fails, runs it again with none: if that
+/// fails too, the provocations are not the point, and that plainer failure is reported.
+/// Otherwise it tries them one at a time: the one that alone makes the code fail is what it
+/// mishandles, and the failure names it (a hint chosen from what was observed, not guessed).
+/// Each run gets a probe of its own (the same check, so the same seeded inputs, and a
+/// transcript of its own run only).
+private func withProvocations(_ probe: Probe, _ provocations: [Provocation], _ scenario: ([Bool], Probe) throws -> Void) throws {
     do {
-        try scenario(all)
+        try scenario(provocations.map { _ in true }, probe)
     } catch let failure as CheckFailure {
-        for index in provocations.indices {
-            var some = all
-            some[index] = false
-            do { try scenario(some) } catch { continue }
-            throw probe.fail(
-                expected: failure.expected,
-                actual: failure.actual + " (\(provocations[index].words); without that it passes)",
-                hint: provocations[index].hint)
+        try scenario(provocations.map { _ in false }, Probe(probe.check))  // a plainer mistake fails here
+        for index in provocations.indices where provocations.count > 1 {
+            var alone = provocations.map { _ in false }
+            alone[index] = true
+            let run = Probe(probe.check)
+            do { try scenario(alone, run) } catch let single as CheckFailure {
+                throw run.fail(
+                    expected: single.expected, actual: single.actual + " (\(provocations[index].words); without that it passes)",
+                    hint: provocations[index].hint)
+            }
         }
-        guard provocations.count > 1 else { throw failure }
-        do { try scenario(provocations.map { _ in false }) } catch { throw failure }
-        // Only with all of them off does it pass. A real EINTR also leaves errno holding EINTR
+        // Only all of them together make it fail. A real EINTR also leaves errno holding EINTR
         // for the calls after it, so a stale errno is the likelier mistake when one is listed.
         let named = provocations.first { $0.hint == .errnoStale } ?? provocations[0]
         throw probe.fail(
             expected: failure.expected,
-            actual: failure.actual + " (\(provocations.map(\.words).joined(separator: "; and "))); without them it passes)",
+            actual: failure.actual + " (\(provocations.map(\.words).joined(separator: "; and ")); without \(provocations.count > 1 ? "them" : "that") it passes)",
             hint: named.hint)
     }
 }

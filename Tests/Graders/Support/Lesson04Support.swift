@@ -323,13 +323,13 @@ func expectBytes(
 /// their own calls); anything else fails with a hint chosen from what happened instead.
 func expectFailure<Value>(
     _ outcome: Result<Value, any Error>, codes: [Int32], probe: Probe, function: String, input: String,
-    returnedHint: Hint, closedHint: Hint, otherHint: Hint
+    returnedHint: Hint, closedHint: Hint, otherHint: Hint, returnedHintFor: (Value) -> Hint? = { _ in nil }
 ) throws {
     let names = codes.map(errnoName).joined(separator: " or ")
     let expected = "\(function) on \(input) to throw SocketError with \(names)"
     switch outcome {
     case .success(let value):
-        throw probe.fail(expected: expected, actual: describeReturn(value), hint: returnedHint)
+        throw probe.fail(expected: expected, actual: describeReturn(value), hint: returnedHintFor(value) ?? returnedHint)
     case .failure(let error as SocketError) where codes.contains(error.code):
         return
     case .failure(let error as SocketError):
