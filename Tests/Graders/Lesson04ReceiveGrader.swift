@@ -290,10 +290,11 @@ final class Lesson04ReceiveGrader: GraderCase {
             let gap = timeout * Double(random.int(in: 58...62)) / 100
             let longTimeout = Double(random.int(in: 1_150...1_850)) / 1000
             let drips = random.bytes(3)
+            let hello = random.bytes(random.int(in: 1...6))
             let longParts = [random.bytes(random.int(in: 3...9)), random.bytes(random.int(in: 3...9))]
             let longPause = Double(random.int(in: 20...60)) / 1000
 
-            let silent = try Lesson04Wire.accepted(probe, name: "silent client")
+            let silent = try Lesson04Wire.accepted(probe, name: "client that goes silent")
             defer { silent.finish() }
             let dripper = try Lesson04Wire.accepted(probe, name: "slow client")
             defer { dripper.finish() }
@@ -302,9 +303,12 @@ final class Lesson04ReceiveGrader: GraderCase {
             try dripper.noDelay()
 
             // The clients.
-            let silentSide = Background("silent client") { () -> (endOfFile: Bool, at: Double) in
+            // It says one thing at once, then nothing: a timeout applied only to the first read
+            // (a poll before the loop) never drops it.
+            let silentSide = Background("silent client") { () -> (endOfFile: Bool, at: Double, echo: [UInt8]) in
+                try? silent.send(hello)
                 let seen = silent.receiveUntilClosed(seconds: timeout + 2)
-                return (seen.endOfFile, Clock.now)
+                return (seen.endOfFile, Clock.now, seen.bytes)
             }
             let dripSide = Background("slow client") { () -> DripClientView in
                 var view = DripClientView()
@@ -353,7 +357,7 @@ final class Lesson04ReceiveGrader: GraderCase {
             let silentCall = Background("serveEcho silent") { () -> (Result<Deadline.Measured<Void>, any Error>, Double) in
                 let started = Clock.now
                 return (Result {
-                    try probe.measure("serveEcho(_:idleTimeout: \(timeout)) with a silent client", seconds: timeout + 1.2, unblock: silent.unblock, blockedHint: .idleTimeout) {
+                    try probe.measure("serveEcho(_:idleTimeout: \(timeout)) with a client that sends \(hello.count) bytes, then nothing", seconds: timeout + 1.2, unblock: silent.unblock, blockedHint: .idleTimeout) {
                         try silentCloses.watch { try serveEcho(silent.fd, idleTimeout: timeout) }
                     }
                 }, started)
@@ -419,6 +423,8 @@ final class Lesson04ReceiveGrader: GraderCase {
                     expected: "the silent client to read end-of-file within 0.5 s of serveEcho giving up",
                     actual: silent.isStillOpen ? "the connection is still open" : "no end-of-file within 0.5 s", hint: .closeConnection)
             }
+            try expectBytes(hello, silentView.echo, probe: probe, what: "the client that goes silent to get its first bytes back",
+                            hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned, .long: .countReturned], otherwise: .echoPromptly)
 
             // The slow but steady client: served to the end, each byte echoed at once.
             let dripMeasured = try dripResult.get()
