@@ -752,6 +752,52 @@ extension Lesson04ReceiveGrader {
     }
 }
 
+extension Lesson04ReceiveGrader {
+    // Rule 1: receiveMessage and readLine pass recv's failures on as SocketError, for a
+    // descriptor that is not open and for a connection reset in the middle; never [] or nil,
+    // which would read as an empty message or the normal end.
+    func test17_receiveMessageAndReadLineReportFailedCalls() throws {
+        try grade {
+            let probe = Probe("receiveMessage(_:) and LineReader.readLine() throw SocketError for a descriptor that is not open (EBADF) and a connection reset mid-message (ECONNRESET)")
+            let random = probe.random
+            let closed = ErrorInputs.closedDescriptor(random)
+            let message = try probe.measure("receiveMessage(\(closed))", seconds: 1, blockedHint: .retryErrors, spinningHint: .retryErrors) {
+                try receiveMessage(closed)
+            }
+            try expectFailure(message.result, codes: [EBADF], probe: probe, function: "receiveMessage(_:)", input: "descriptor \(closed), which is not open",
+                              returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
+            let line = try probe.measure("readLine() on LineReader(\(closed))", seconds: 1, blockedHint: .retryErrors, spinningHint: .retryErrors) { () -> [UInt8]? in
+                var reader = LineReader(closed)
+                return try reader.readLine()
+            }
+            try expectFailure(line.result, codes: [EBADF], probe: probe, function: "readLine()", input: "descriptor \(closed), which is not open",
+                              returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
+
+            let half = random.bytes(random.int(in: 1...20))
+            let resetMessage = try LearnerConnection.fromClient(probe, script: [.send(framed(half + random.bytes(30)).dropLast(30).map { $0 }), .pause(0.01), .reset])
+            defer { resetMessage.finish() }
+            let midMessage = try probe.measure("receiveMessage(_:) (the peer resets in the middle of the message)", seconds: 1.5, unblock: resetMessage.unblock, blockedHint: .retryErrors, spinningHint: .retryErrors) {
+                try receiveMessage(resetMessage.fd)
+            }
+            try expectFailure(midMessage.result, codes: [ECONNRESET], probe: probe, function: "receiveMessage(_:)", input: "a connection reset after \(half.count) of \(half.count + 30) bytes",
+                              returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
+
+            let partial = Array("a line, then a re".utf8)
+            let resetLine = try LearnerConnection.fromClient(probe, script: [.send(Array("first\n".utf8) + partial), .pause(0.01), .reset])
+            defer { resetLine.finish() }
+            let reader = Box(LineReader(resetLine.fd))
+            _ = try probe.call("readLine() (expecting \"first\")", unblock: resetLine.unblock, blockedHint: .keepLeftovers, errorHint: unexpectedErrorHint) {
+                try reader.withValue { try $0.readLine() }
+            }
+            let midLine = try probe.measure("readLine() (the peer resets in the middle of the next line)", seconds: 1.5, unblock: resetLine.unblock, blockedHint: .retryErrors, spinningHint: .retryErrors) {
+                try reader.withValue { try $0.readLine() }
+            }
+            try expectFailure(midLine.result, codes: [ECONNRESET], probe: probe, function: "readLine()", input: "a connection reset in the middle of a line",
+                              returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
+        }
+    }
+}
+
 // MARK: - requestReply: short writes, and every way it can fail
 
 extension Lesson04ReceiveGrader {
