@@ -68,7 +68,7 @@ public struct LineReader {
     /// Steps: loop. If `pending` holds a "\n", cut the line off the front of `pending` and
     /// return it. Otherwise `recv` into a buffer and append what arrived (only the count
     /// recv returned) to `pending`. On 0: return nil if `pending` is empty, otherwise throw
-    /// `ConnectionClosed(received: pending)`.
+    /// `ConnectionClosed(received: pending)`. On -1: EINTR, again; otherwise throw.
     public mutating func readLine() throws -> [UInt8]? {
         throw NotStarted()
     }
@@ -104,7 +104,7 @@ public func requestReply(_ fd: Int32, request: [UInt8]) throws -> [UInt8] {
 /// Steps: `defer { close(connection) }` first, before anything can throw; it is the one
 /// close. Set `SO_RCVTIMEO` to `idleTimeout` (a `timeval`: whole seconds and the rest in
 /// microseconds), so recv returns -1 with EAGAIN when the client is silent that long. Then
-/// loop: recv; on 0 or EAGAIN return; on data, send back exactly the bytes that came, with
+/// loop: recv (EINTR: again); on 0 or EAGAIN return; on data, send back exactly the bytes that came, with
 /// the same send loop as `requestReply` (an EAGAIN from send means the client reads slowly:
 /// wait with poll; it is not the idle timeout). Pass `sendNoSignal`: a client that is gone
 /// must not kill the server with SIGPIPE.
