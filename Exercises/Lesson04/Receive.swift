@@ -104,10 +104,10 @@ public func requestReply(_ fd: Int32, request: [UInt8]) throws -> [UInt8] {
 /// Steps: `defer { close(connection) }` first, before anything can throw; it is the one
 /// close. Set `SO_RCVTIMEO` to `idleTimeout` (a `timeval`: whole seconds and the rest in
 /// microseconds), so recv returns -1 with EAGAIN when the client is silent that long. Then
-/// loop: recv (EINTR: again); on 0 or EAGAIN return; on data, send back exactly the bytes that came, with
-/// the same send loop as `requestReply` (an EAGAIN from send means the client reads slowly:
-/// wait with poll; it is not the idle timeout). Pass `sendNoSignal`: a client that is gone
-/// must not kill the server with SIGPIPE.
+/// loop: recv (EINTR: again); on 0 or EAGAIN return; on data, send back exactly the bytes
+/// that came, with the same send loop as `requestReply` (an EAGAIN from send means the
+/// client reads slowly: wait with poll; it is not the idle timeout). Pass `sendNoSignal`:
+/// a client that is gone must not kill the server with SIGPIPE.
 public func serveEcho(_ connection: Int32, idleTimeout: Double) throws {
     throw NotStarted()
 }
