@@ -492,11 +492,13 @@ extension Lesson04ReceiveGrader {
             let one = random.bytes(1)
             let big = random.bytes(random.int(in: 65_537...200_000))
             let trailer = random.bytes(random.int(in: 5...40))
-            var bigPieces = pieces(of: big, count: random.int(in: 4...8), random: random)
-            // A few single bytes in the middle, each a write of its own.
+            // A small first piece (it is sent before the learner's code reads anything, so it
+            // must fit in the buffers), then seeded pieces, three of them single bytes.
+            let head = random.int(in: 100...4_000)
+            var bigPieces = [Array(big.prefix(head))] + pieces(of: Array(big.dropFirst(head)), count: random.int(in: 4...8), random: random)
             let dripAt = random.int(in: 1...(bigPieces.count - 2))
             let dripped = bigPieces[dripAt]
-            bigPieces.replaceSubrange(dripAt...dripAt, with: [Array(dripped.prefix(3))].flatMap { $0.map { [$0] } } + [Array(dripped.dropFirst(3))])
+            bigPieces.replaceSubrange(dripAt...dripAt, with: dripped.prefix(3).map { [$0] } + [Array(dripped.dropFirst(3))])
             bigPieces = bigPieces.filter { !$0.isEmpty }
 
             let wire = try Lesson04Wire.accepted(probe)
@@ -747,7 +749,7 @@ extension Lesson04ReceiveGrader {
         if expected.isEmpty { return .emptyLine }
         if expected.contains(UInt8(ascii: "\r")) { return .newlineByte }
         if expected.count > 65_535 { return .longLine }
-        if String(validating: expected, as: UTF8.self) == nil { return .linesAreBytes }
+        if !String(decoding: expected, as: UTF8.self).utf8.elementsEqual(expected) { return .linesAreBytes }  // not UTF-8
         return .keepLeftovers
     }
 }
