@@ -31,7 +31,7 @@ final class Lesson04ReceiveGrader: GraderCase {
                 ) {
                     try interrupter.watch { try receiveExactly(connection.fd, count: message.count) }
                 }
-                try expectBytes(message, got, probe: probe, hints: receivedHints, otherwise: .recvOffset)
+                try expectSameBytes(message, got, probe: probe, hints: receivedHints, otherwise: .recvOffset)
             }
         }
     }
@@ -48,7 +48,7 @@ final class Lesson04ReceiveGrader: GraderCase {
             let cases: [(count: Int, sent: [[UInt8]])] = [
                 (8, [Array("abc".utf8)]),
                 (random.int(in: 2...40), []),
-                (big, pieces(of: bigSent, count: random.int(in: 3...6), random: random)),
+                (big, seededPieces(of: bigSent, count: random.int(in: 3...6), random: random)),
             ]
             for (number, (count, sent)) in cases.enumerated() {
                 let stale = number == 1 ? EAGAIN : EINTR
@@ -99,7 +99,7 @@ final class Lesson04ReceiveGrader: GraderCase {
             let first = Array("hello".utf8), second = Array("world, again".utf8)
             let connection = try LearnerConnection.fromClient(probe, script: [
                 .send([0, 0]), .pause(0.02), .send([0, UInt8(first.count)] + first),
-                .pause(0.02), .send(framed(second) + framed(first)),
+                .pause(0.02), .send(lengthPrefixed(second) + lengthPrefixed(first)),
                 .receiveUntilClosed(seconds: 5),
             ])
             defer { connection.finish() }
@@ -110,10 +110,10 @@ final class Lesson04ReceiveGrader: GraderCase {
                 ) {
                     try receiveMessage(connection.fd)
                 }
-                if got == framed(expected) {
+                if got == lengthPrefixed(expected) {
                     throw probe.fail(expected: "\(expected.count) bytes \(escaped(expected))", actual: "\(got.count) bytes \(escaped(got)): the prefix, then the message", hint: .payloadOnly)
                 }
-                try expectBytes(expected, got, probe: probe, hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned],
+                try expectSameBytes(expected, got, probe: probe, hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned],
                                 otherwise: number == 0 ? .lengthPrefix : .keepLeftovers)
             }
         }
@@ -134,7 +134,7 @@ final class Lesson04ReceiveGrader: GraderCase {
             .send(Array("one\ntwo\nthr".utf8)), .pause(0.02), .send(Array("ee\n".utf8)), .close,
         ])
         defer { connection.finish() }
-        let reader = Box(LineReader(connection.fd))
+        let reader = Lesson04Box(LineReader(connection.fd))
         let interrupter = Interrupter()
         if interrupted { interrupter.interrupt(times: 2, every: 0.006, after: 0.005) }
         for expected in ["one", "two", "three"] {
@@ -148,7 +148,7 @@ final class Lesson04ReceiveGrader: GraderCase {
             guard let line else {
                 throw probe.fail(expected: "the line \"\(expected)\"", actual: "nil (end of input)", hint: .keepLeftovers)
             }
-            try expectBytes(Array(expected.utf8), line, probe: probe, hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned],
+            try expectSameBytes(Array(expected.utf8), line, probe: probe, hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned],
                             otherwise: line.last == UInt8(ascii: "\n") ? .stripNewline : .keepLeftovers)
         }
         let end = try probe.measure(
@@ -202,9 +202,9 @@ final class Lesson04ReceiveGrader: GraderCase {
             throw probe.fail(expected: "requestReply(_:request:) to succeed", actual: "it threw \(error)" + (connection.isStillOpen ? "" : "; fd \(connection.fd) was closed"), hint: hint)
         }
         connection.peer.wait()
-        try expectBytes(request, connection.peer.received, probe: probe, what: "the server to receive the request",
+        try expectSameBytes(request, connection.peer.received, probe: probe, what: "the server to receive the request",
                         hints: [.trailingZeros: .countReturned, .long: .countReturned], otherwise: .shortWrite)
-        try expectBytes(replyParts[0] + replyParts[1], reply, probe: probe,
+        try expectSameBytes(replyParts[0] + replyParts[1], reply, probe: probe,
                         hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned, .short: reply.isEmpty ? .halfClose : .readToTheEnd],
                         otherwise: .readToTheEnd)
     }
@@ -228,7 +228,7 @@ final class Lesson04ReceiveGrader: GraderCase {
         defer { wire.finish() }
         // The client waits for each echo before it goes on: an echo held back until the end
         // never comes in time.
-        let client = Background("echo client") { () -> (prompt: Bool, bytes: [UInt8], endOfFile: Bool, at: Double) in
+        let client = Lesson04Background("echo client") { () -> (prompt: Bool, bytes: [UInt8], endOfFile: Bool, at: Double) in
             var got: [UInt8] = []
             var prompt = true
             for part in parts {
@@ -266,7 +266,7 @@ final class Lesson04ReceiveGrader: GraderCase {
                 actual: wire.isStillOpen ? "the connection is still open (on the server: CLOSE_WAIT)" : "no end-of-file reached the client",
                 hint: .closeConnection)
         }
-        try expectBytes(sent, seen.bytes, probe: probe, what: "the client to get its bytes back",
+        try expectSameBytes(sent, seen.bytes, probe: probe, what: "the client to get its bytes back",
                         hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned, .long: .countReturned], otherwise: .countReturned)
         guard seen.prompt else {
             throw probe.fail(
@@ -305,12 +305,12 @@ final class Lesson04ReceiveGrader: GraderCase {
             // The clients.
             // It says one thing at once, then nothing: a timeout applied only to the first read
             // (a poll before the loop) never drops it.
-            let silentSide = Background("silent client") { () -> (endOfFile: Bool, at: Double, echo: [UInt8]) in
+            let silentSide = Lesson04Background("silent client") { () -> (endOfFile: Bool, at: Double, echo: [UInt8]) in
                 try? silent.send(hello)
                 let seen = silent.receiveUntilClosed(seconds: timeout + 2)
                 return (seen.endOfFile, Clock.now, seen.bytes)
             }
-            let dripSide = Background("slow client") { () -> DripClientView in
+            let dripSide = Lesson04Background("slow client") { () -> DripClientView in
                 var view = DripClientView()
                 let start = Clock.now
                 for (index, byte) in drips.enumerated() {
@@ -337,7 +337,7 @@ final class Lesson04ReceiveGrader: GraderCase {
                 view.endAt = Clock.now
                 return view
             }
-            let patientSide = Background("client") { () -> (bytes: [UInt8], endOfFile: Bool, at: Double) in
+            let patientSide = Lesson04Background("client") { () -> (bytes: [UInt8], endOfFile: Bool, at: Double) in
                 var got: [UInt8] = []
                 for (index, part) in longParts.enumerated() {
                     if index > 0 { Thread.sleep(forTimeInterval: longPause) }
@@ -354,7 +354,7 @@ final class Lesson04ReceiveGrader: GraderCase {
 
             // The learner's three calls, at the same time.
             let silentCloses = CloseCount(silent.fd), dripCloses = CloseCount(dripper.fd), patientCloses = CloseCount(patient.fd)
-            let silentCall = Background("serveEcho silent") { () -> (Result<Deadline.Measured<Void>, any Error>, Double) in
+            let silentCall = Lesson04Background("serveEcho silent") { () -> (Result<Deadline.Measured<Void>, any Error>, Double) in
                 let started = Clock.now
                 return (Result {
                     try probe.measure("serveEcho(_:idleTimeout: \(timeout)) with a client that sends \(hello.count) bytes, then nothing", seconds: timeout + 1.2, unblock: silent.unblock, blockedHint: .idleTimeout) {
@@ -362,14 +362,14 @@ final class Lesson04ReceiveGrader: GraderCase {
                     }
                 }, started)
             }
-            let dripCall = Background("serveEcho slow") { () -> Result<Deadline.Measured<Void>, any Error> in
+            let dripCall = Lesson04Background("serveEcho slow") { () -> Result<Deadline.Measured<Void>, any Error> in
                 Result {
                     try probe.measure("serveEcho(_:idleTimeout: \(timeout)) with a client that sends a byte every \(Int(gap * 1000)) ms", seconds: Double(drips.count) * gap + timeout + 1.2, unblock: dripper.unblock, blockedHint: .recvZero, spinningHint: .recvZero) {
                         try dripCloses.watch { try serveEcho(dripper.fd, idleTimeout: timeout) }
                     }
                 }
             }
-            let patientCall = Background("serveEcho long") { () -> Result<Deadline.Measured<Void>, any Error> in
+            let patientCall = Lesson04Background("serveEcho long") { () -> Result<Deadline.Measured<Void>, any Error> in
                 Result {
                     try probe.measure("serveEcho(_:idleTimeout: \(longTimeout))", seconds: 2, unblock: patient.unblock, blockedHint: .recvZero, spinningHint: .recvZero) {
                         try patientCloses.watch { try serveEcho(patient.fd, idleTimeout: longTimeout) }
@@ -423,7 +423,7 @@ final class Lesson04ReceiveGrader: GraderCase {
                     expected: "the silent client to read end-of-file within 0.5 s of serveEcho giving up",
                     actual: silent.isStillOpen ? "the connection is still open" : "no end-of-file within 0.5 s", hint: .closeConnection)
             }
-            try expectBytes(hello, silentView.echo, probe: probe, what: "the client that goes silent to get its first bytes back",
+            try expectSameBytes(hello, silentView.echo, probe: probe, what: "the client that goes silent to get its first bytes back",
                             hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned, .long: .countReturned], otherwise: .echoPromptly)
 
             // The slow but steady client: served to the end, each byte echoed at once.
@@ -445,7 +445,7 @@ final class Lesson04ReceiveGrader: GraderCase {
                     expected: "serveEcho to serve a client that sends a byte every \(Int(gap * 1000)) ms until it shuts down its side",
                     actual: "the client's send failed: \(failed)", hint: .idleRestart)
             }
-            try expectBytes(drips, dripView.echoed, probe: probe, what: "the slow client to get its \(drips.count) bytes back",
+            try expectSameBytes(drips, dripView.echoed, probe: probe, what: "the slow client to get its \(drips.count) bytes back",
                             hints: [.trailingZeros: .countReturned, .zerosInside: .countReturned, .long: .countReturned], otherwise: .idleRestart)
             guard dripView.prompt == drips.count else {
                 throw probe.fail(
@@ -495,7 +495,7 @@ extension Lesson04ReceiveGrader {
             // A small first piece (it is sent before the learner's code reads anything, so it
             // must fit in the buffers), then seeded pieces, three of them single bytes.
             let head = random.int(in: 100...4_000)
-            var bigPieces = [Array(big.prefix(head))] + pieces(of: Array(big.dropFirst(head)), count: random.int(in: 4...8), random: random)
+            var bigPieces = [Array(big.prefix(head))] + seededPieces(of: Array(big.dropFirst(head)), count: random.int(in: 4...8), random: random)
             let dripAt = random.int(in: 1...(bigPieces.count - 2))
             let dripped = bigPieces[dripAt]
             bigPieces.replaceSubrange(dripAt...dripAt, with: dripped.prefix(3).map { [$0] } + [Array(dripped.dropFirst(3))])
@@ -531,14 +531,14 @@ extension Lesson04ReceiveGrader {
             let gotOne = try probe.call("receiveExactly(_:count: 1)", unblock: wire.unblock, blockedHint: .recvZero, errorHint: unexpectedErrorHint) {
                 try receiveExactly(wire.fd, count: 1)
             }
-            try expectBytes(one, gotOne, probe: probe, what: "receiveExactly(_:count: 1)", hints: receivedHints, otherwise: .readTooMuch)
+            try expectSameBytes(one, gotOne, probe: probe, what: "receiveExactly(_:count: 1)", hints: receivedHints, otherwise: .readTooMuch)
             try expectLeftInSocket(Array(bigPieces[0].prefix(4096)), wire: wire, probe: probe, after: "receiveExactly(_:count: 1)")
 
             // The rest arrives while the learner's code waits: pieces, single bytes, and the last
             // piece in one write with what follows.
             let rest = Array(bigPieces.dropFirst())
             let gaps = rest.map { _ in Double(random.int(in: 1...4)) / 1000 }
-            let sender = Background("sender") { () -> Bool in
+            let sender = Lesson04Background("sender") { () -> Bool in
                 for (index, piece) in rest.enumerated() {
                     Thread.sleep(forTimeInterval: gaps[index])
                     let last = index == rest.count - 1
@@ -550,7 +550,7 @@ extension Lesson04ReceiveGrader {
                 try receiveExactly(wire.fd, count: big.count)
             }
             _ = sender.wait(seconds: 2)
-            try expectBytes(big, gotBig, probe: probe, what: "receiveExactly(_:count: \(big.count))", hints: receivedHints, otherwise: .recvOffset)
+            try expectSameBytes(big, gotBig, probe: probe, what: "receiveExactly(_:count: \(big.count))", hints: receivedHints, otherwise: .recvOffset)
             try expectLeftInSocket(trailer, wire: wire, probe: probe, after: "receiveExactly(_:count: \(big.count))")
             try expectStillOpen(wire.isStillOpen, fd: wire.fd, probe: probe, function: "receiveExactly(_:count:)")
         }
@@ -567,7 +567,7 @@ extension Lesson04ReceiveGrader {
             let notOpen = try probe.measure("receiveExactly(\(closed), count: \(count))", seconds: 1, blockedHint: .retryErrors, spinningHint: .retryErrors) {
                 try receiveExactly(closed, count: count)
             }
-            try expectFailure(notOpen.result, codes: [EBADF], probe: probe, function: "receiveExactly(_:count:)",
+            try expectSocketFailure(notOpen.result, codes: [EBADF], probe: probe, function: "receiveExactly(_:count:)",
                               input: "descriptor \(closed), which is not open", returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
 
             let fresh = socket(AF_INET, SocketType.stream.rawValue, 0)
@@ -576,7 +576,7 @@ extension Lesson04ReceiveGrader {
             let notConnected = try probe.measure("receiveExactly(_:count: \(count)) on a socket never connected", seconds: 1, unblock: { _ = LibC.shutdown(fresh, ShutdownHow.both) }, blockedHint: .retryErrors, spinningHint: .retryErrors) {
                 try receiveExactly(fresh, count: count)
             }
-            try expectFailure(notConnected.result, codes: [ENOTCONN], probe: probe, function: "receiveExactly(_:count:)",
+            try expectSocketFailure(notConnected.result, codes: [ENOTCONN], probe: probe, function: "receiveExactly(_:count:)",
                               input: "a TCP socket that was never connected", returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
 
             let sent = probe.random.bytes(probe.random.int(in: 1...(count - 1)))
@@ -585,7 +585,7 @@ extension Lesson04ReceiveGrader {
             let reset = try probe.measure("receiveExactly(_:count: \(count)) (the peer resets after \(sent.count) bytes)", seconds: 1.5, unblock: connection.unblock, blockedHint: .retryErrors, spinningHint: .retryErrors) {
                 try receiveExactly(connection.fd, count: count)
             }
-            try expectFailure(reset.result, codes: [ECONNRESET], probe: probe, function: "receiveExactly(_:count:)",
+            try expectSocketFailure(reset.result, codes: [ECONNRESET], probe: probe, function: "receiveExactly(_:count:)",
                               input: "a connection reset after \(sent.count) of \(count) bytes", returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError,
                               returnedHintFor: { $0.count < count ? .recvOnce : nil })
         }
@@ -598,7 +598,7 @@ extension Lesson04ReceiveGrader {
             let probe = Probe("receiveMessage(_:) reads messages of 0, 1 and more than 65,535 bytes, coalesced and split, then throws ConnectionClosed when the peer closes mid-prefix")
             let random = probe.random
             let messages = [[], random.bytes(1), random.bytes(random.int(in: 65_537...180_000)), random.bytes(random.int(in: 2...30))]
-            let stream = messages.flatMap(framed)
+            let stream = messages.flatMap(lengthPrefixed)
             // The first write holds the empty message, the 1-byte one and the start of the big
             // one; the rest comes in seeded pieces, one of them cutting the last prefix in two.
             let firstCut = 4 + 5 + random.int(in: 2...100)
@@ -612,12 +612,12 @@ extension Lesson04ReceiveGrader {
                 writes.append(Array(stream[start..<cut]))
                 start = cut
             }
-            let tail = Array(framed(random.bytes(9)).prefix(random.int(in: 1...3)))
+            let tail = Array(lengthPrefixed(random.bytes(9)).prefix(random.int(in: 1...3)))
             let allWrites = writes
             let wire = try Lesson04Wire.accepted(probe)
             defer { wire.finish() }
             try wire.noDelay()
-            let sender = Background("sender") { () -> Bool in
+            let sender = Lesson04Background("sender") { () -> Bool in
                 for write in allWrites {
                     guard (try? wire.send(write, bulk: write.count > 256)) != nil else { return false }
                     Thread.sleep(forTimeInterval: 0.003)
@@ -639,7 +639,7 @@ extension Lesson04ReceiveGrader {
                 var shapeHints = receivedHints
                 shapeHints[.short] = hint
                 if expected.count > 65_535 && got.count == expected.count & 0xFFFF { shapeHints[.short] = .lengthAllFourBytes }
-                try expectBytes(expected, got, probe: probe, what: function, hints: shapeHints, otherwise: hint)
+                try expectSameBytes(expected, got, probe: probe, what: function, hints: shapeHints, otherwise: hint)
             }
             let end = try probe.measure(
                 "receiveMessage(_:) (the peer sends \(tail.count) bytes of a prefix, then closes)", seconds: 1.5, unblock: wire.unblock,
@@ -681,12 +681,12 @@ extension Lesson04ReceiveGrader {
                 (notUTF8, "a line of bytes that are not UTF-8"), (long, "a line of \(long.count) bytes"), (dripped, "a line sent a byte at a time"),
             ]
             let head = Array("\n\n".utf8) + carriage + [newline] + notUTF8 + [newline]
-            let longPieces = pieces(of: long + [newline], count: random.int(in: 3...6), random: random)
+            let longPieces = seededPieces(of: long + [newline], count: random.int(in: 3...6), random: random)
 
             let wire = try Lesson04Wire.accepted(probe)
             defer { wire.finish() }
             try wire.noDelay()
-            let sender = Background("sender") { () -> Bool in
+            let sender = Lesson04Background("sender") { () -> Bool in
                 do {
                     try wire.send(head + longPieces[0], bulk: true)
                     try wire.send(pieces: Array(longPieces.dropFirst()), gap: 0.002)
@@ -704,7 +704,7 @@ extension Lesson04ReceiveGrader {
                 }
             }
             defer { _ = sender.wait(seconds: 2) }
-            let reader = Box(LineReader(wire.fd))
+            let reader = Lesson04Box(LineReader(wire.fd))
             for (expected, name) in lines {
                 let hint = lineHint(for: expected)
                 let line = try probe.call("readLine() (expecting \(name))", seconds: 2, unblock: wire.unblock, blockedHint: hint, errorHint: unexpectedErrorHint) {
@@ -722,7 +722,7 @@ extension Lesson04ReceiveGrader {
                 }
                 if expected.isEmpty { hints[.long] = .emptyLine; hints[.scrambled] = .emptyLine }
                 if expected == notUTF8 { hints = [.trailingZeros: .countReturned, .zerosInside: .countReturned] }
-                try expectBytes(expected, line, probe: probe, what: name, hints: hints, otherwise: hint)
+                try expectSameBytes(expected, line, probe: probe, what: name, hints: hints, otherwise: hint)
             }
             let end = try probe.measure(
                 "readLine() (the peer sends \(escaped(unterminated)) with no \"\\n\", then closes)", seconds: 1.5, unblock: wire.unblock,
@@ -739,7 +739,7 @@ extension Lesson04ReceiveGrader {
             case .failure(let error):
                 throw probe.fail(expected: expected, actual: "it threw \(type(of: error)): \(error)", hint: .unterminatedLine)
             case .success(let line):
-                throw probe.fail(expected: expected, actual: describeReturn(line), hint: .unterminatedLine)
+                throw probe.fail(expected: expected, actual: describeLearnerReturn(line), hint: .unterminatedLine)
             }
             try expectStillOpen(wire.isStillOpen, fd: wire.fd, probe: probe, function: "readLine()")
         }
@@ -766,35 +766,35 @@ extension Lesson04ReceiveGrader {
             let message = try probe.measure("receiveMessage(\(closed))", seconds: 1, blockedHint: .retryErrors, spinningHint: .retryErrors) {
                 try receiveMessage(closed)
             }
-            try expectFailure(message.result, codes: [EBADF], probe: probe, function: "receiveMessage(_:)", input: "descriptor \(closed), which is not open",
+            try expectSocketFailure(message.result, codes: [EBADF], probe: probe, function: "receiveMessage(_:)", input: "descriptor \(closed), which is not open",
                               returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
             let line = try probe.measure("readLine() on LineReader(\(closed))", seconds: 1, blockedHint: .retryErrors, spinningHint: .retryErrors) { () -> [UInt8]? in
                 var reader = LineReader(closed)
                 return try reader.readLine()
             }
-            try expectFailure(line.result, codes: [EBADF], probe: probe, function: "readLine()", input: "descriptor \(closed), which is not open",
+            try expectSocketFailure(line.result, codes: [EBADF], probe: probe, function: "readLine()", input: "descriptor \(closed), which is not open",
                               returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
 
             let half = random.bytes(random.int(in: 1...20))
-            let resetMessage = try LearnerConnection.fromClient(probe, script: [.send(framed(half + random.bytes(30)).dropLast(30).map { $0 }), .pause(0.01), .reset])
+            let resetMessage = try LearnerConnection.fromClient(probe, script: [.send(lengthPrefixed(half + random.bytes(30)).dropLast(30).map { $0 }), .pause(0.01), .reset])
             defer { resetMessage.finish() }
             let midMessage = try probe.measure("receiveMessage(_:) (the peer resets in the middle of the message)", seconds: 1.5, unblock: resetMessage.unblock, blockedHint: .retryErrors, spinningHint: .retryErrors) {
                 try receiveMessage(resetMessage.fd)
             }
-            try expectFailure(midMessage.result, codes: [ECONNRESET], probe: probe, function: "receiveMessage(_:)", input: "a connection reset after \(half.count) of \(half.count + 30) bytes",
+            try expectSocketFailure(midMessage.result, codes: [ECONNRESET], probe: probe, function: "receiveMessage(_:)", input: "a connection reset after \(half.count) of \(half.count + 30) bytes",
                               returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
 
             let partial = Array("a line, then a re".utf8)
             let resetLine = try LearnerConnection.fromClient(probe, script: [.send(Array("first\n".utf8) + partial), .pause(0.01), .reset])
             defer { resetLine.finish() }
-            let reader = Box(LineReader(resetLine.fd))
+            let reader = Lesson04Box(LineReader(resetLine.fd))
             _ = try probe.call("readLine() (expecting \"first\")", unblock: resetLine.unblock, blockedHint: .keepLeftovers, errorHint: unexpectedErrorHint) {
                 try reader.withValue { try $0.readLine() }
             }
             let midLine = try probe.measure("readLine() (the peer resets in the middle of the next line)", seconds: 1.5, unblock: resetLine.unblock, blockedHint: .retryErrors, spinningHint: .retryErrors) {
                 try reader.withValue { try $0.readLine() }
             }
-            try expectFailure(midLine.result, codes: [ECONNRESET], probe: probe, function: "readLine()", input: "a connection reset in the middle of a line",
+            try expectSocketFailure(midLine.result, codes: [ECONNRESET], probe: probe, function: "readLine()", input: "a connection reset in the middle of a line",
                               returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
         }
     }
@@ -813,14 +813,14 @@ extension Lesson04ReceiveGrader {
             let random = probe.random
             let request = random.bytes(random.int(in: 200_000...360_000))
             let reply = random.bytes(random.int(in: 65_537...150_000))
-            let replyPieces = pieces(of: reply, count: random.int(in: 3...6), random: random)
+            let replyPieces = seededPieces(of: reply, count: random.int(in: 3...6), random: random)
             let pauses = (0..<2).map { _ in (at: random.int(in: 16_384...(request.count - 16_384)), seconds: Double(random.int(in: 15...25)) / 1000) }
             let wire = try Lesson04Wire.connected(probe, name: "slow server")
             defer { wire.finish() }
             try wire.harness.setOption(SOL_SOCKET, SO_RCVBUF, 32_768, "SO_RCVBUF")
             try makeSendsShort(wire.fd, sendBuffer: 8_192, sendTimeout: 0.008)
             wire.note("the server reads 16 KB at a time and stops reading for a while at bytes \(pauses.map { $0.at }.sorted()); your socket has SO_SNDBUF 8 KB and a send timeout of 8 ms")
-            let server = Background("slow server") { () -> SlowRead in
+            let server = Lesson04Background("slow server") { () -> SlowRead in
                 let read = readSlowly(wire.harness, chunk: 16_384, pauses: pauses, seconds: 6)
                 wire.transcript.record(wire.log, .bulk(from: .learner, bytes: read.bytes, reads: read.reads))
                 if read.endOfFile {
@@ -848,10 +848,10 @@ extension Lesson04ReceiveGrader {
                     actual: "it threw \(error) after \(Int(measured.seconds * 1000)) ms, when the server had \(read.bytes.count) bytes" + (mangled ? ", not all of them the bytes sent (\(difference(expected: Array(request.prefix(read.bytes.count)), actual: read.bytes) ?? ""))" : ""),
                     hint: mangled ? .shortWrite : code == EAGAIN || code == EWOULDBLOCK ? .sendBufferFull : unexpectedErrorHint(error))
             case .success(let got):
-                try expectBytes(request, read.bytes, probe: probe, what: "the server to receive the whole request",
+                try expectSameBytes(request, read.bytes, probe: probe, what: "the server to receive the whole request",
                                 hints: [.short: read.endOfFile ? .shortWrite : .sendBufferFull, .long: .shortWriteOffset, .scrambled: .shortWrite,
                                         .zerosInside: .countReturned, .trailingZeros: .countReturned], otherwise: .shortWrite)
-                try expectBytes(reply, got, probe: probe, what: "the reply", hints: receivedHints, otherwise: .readToTheEnd)
+                try expectSameBytes(reply, got, probe: probe, what: "the reply", hints: receivedHints, otherwise: .readToTheEnd)
             }
 
             // Nothing to send: still the half-close; nothing to read: [].
@@ -862,8 +862,8 @@ extension Lesson04ReceiveGrader {
                     try requestReply(connection.fd, request: small)
                 }
                 connection.peer.wait(seconds: 1)
-                try expectBytes(small, connection.peer.received, probe: probe, what: "the server to receive the request", otherwise: .shortWrite)
-                try expectBytes(answer, got, probe: probe, what: "the reply", hints: receivedHints, otherwise: .readToTheEnd)
+                try expectSameBytes(small, connection.peer.received, probe: probe, what: "the server to receive the request", otherwise: .shortWrite)
+                try expectSameBytes(answer, got, probe: probe, what: "the reply", hints: receivedHints, otherwise: .readToTheEnd)
             }
         }
     }
@@ -881,7 +881,7 @@ extension Lesson04ReceiveGrader {
             let notOpen = try probe.attempt("requestReply(\(closed), request:)", seconds: 1, blockedHint: .retryErrors) {
                 try requestReply(closed, request: small)
             }
-            try expectFailure(notOpen, codes: [EBADF], probe: probe, function: "requestReply(_:request:)", input: "descriptor \(closed), which is not open",
+            try expectSocketFailure(notOpen, codes: [EBADF], probe: probe, function: "requestReply(_:request:)", input: "descriptor \(closed), which is not open",
                               returnedHint: .uncheckedResult("send"), closedHint: .recvError, otherHint: .recvError)
 
             let fresh = socket(AF_INET, SocketType.stream.rawValue, 0)
@@ -893,7 +893,7 @@ extension Lesson04ReceiveGrader {
                 }
             }
             try expectNoSIGPIPE(unconnectedSignals, probe: probe, function: "requestReply(_:request:) on a socket never connected")
-            try expectFailure(unconnected, codes: [EPIPE, ENOTCONN], probe: probe, function: "requestReply(_:request:)", input: "a TCP socket never connected",
+            try expectSocketFailure(unconnected, codes: [EPIPE, ENOTCONN], probe: probe, function: "requestReply(_:request:)", input: "a TCP socket never connected",
                               returnedHint: .uncheckedResult("send"), closedHint: .recvError, otherHint: .recvError)
 
             // The server closes before reading anything: the request's first bytes make its
@@ -913,7 +913,7 @@ extension Lesson04ReceiveGrader {
             if case .failure(let error as SocketError) = goneOutcome, error.code == ENOTCONN, error.call.hasPrefix("shutdown") {
                 throw probe.fail(expected: "requestReply to throw the send's EPIPE or ECONNRESET", actual: "it threw \(error): the failed send went unnoticed", hint: .uncheckedResult("send"))
             }
-            try expectFailure(goneOutcome, codes: [EPIPE, ECONNRESET], probe: probe, function: "requestReply(_:request:)", input: "a server that closed before reading",
+            try expectSocketFailure(goneOutcome, codes: [EPIPE, ECONNRESET], probe: probe, function: "requestReply(_:request:)", input: "a server that closed before reading",
                               returnedHint: .uncheckedResult("send"), closedHint: .recvError, otherHint: .recvError)
             guard gone.isStillOpen else {
                 throw probe.fail(expected: "requestReply to leave the caller's socket open (the caller closes it)", actual: "fd \(gone.fd) was closed", hint: .callerOwnsSocket)
@@ -928,7 +928,7 @@ extension Lesson04ReceiveGrader {
                     try requestReply(resetting.fd, request: small)
                 }
             }
-            try expectFailure(resetOutcome, codes: [ECONNRESET], probe: probe, function: "requestReply(_:request:)", input: "a server that resets after \(part.count) bytes of its reply",
+            try expectSocketFailure(resetOutcome, codes: [ECONNRESET], probe: probe, function: "requestReply(_:request:)", input: "a server that resets after \(part.count) bytes of its reply",
                               returnedHint: .recvError, closedHint: .recvError, otherHint: .recvError)
         }
     }
@@ -946,7 +946,7 @@ extension Lesson04ReceiveGrader {
             let probe = Probe("serveEcho(_:idleTimeout:) echoes a stream of more than 65,535 bytes to a client that reads slowly, through short writes and EAGAIN")
             let random = probe.random
             let payload = random.bytes(random.int(in: 200_000...360_000))
-            let writes = pieces(of: payload, count: random.int(in: 6...12), random: random)
+            let writes = seededPieces(of: payload, count: random.int(in: 6...12), random: random)
             let pauses = (0..<2).map { _ in (at: random.int(in: 16_384...(payload.count - 16_384)), seconds: Double(random.int(in: 15...25)) / 1000) }
             let wire = try Lesson04Wire.accepted(probe, name: "slow client")
             defer { wire.finish() }
@@ -955,7 +955,7 @@ extension Lesson04ReceiveGrader {
             try wire.harness.setOption(SOL_SOCKET, SO_RCVBUF, 32_768, "SO_RCVBUF")
             try makeSendsShort(wire.fd, sendBuffer: 8_192, sendTimeout: 0.008)
             wire.note("the client writes \(payload.count) bytes in \(writes.count) pieces, reads the echo 16 KB at a time and stops reading for a while at bytes \(pauses.map { $0.at }.sorted()); your socket has SO_SNDBUF 8 KB and a send timeout of 8 ms")
-            let writer = Background("writer") { () -> (error: String?, doneAt: Double) in
+            let writer = Lesson04Background("writer") { () -> (error: String?, doneAt: Double) in
                 do {
                     for write in writes { try wire.harness.sendAll(write) }
                     wire.transcript.record(wire.log, .bulk(from: .harness, bytes: payload, reads: writes.count))
@@ -965,7 +965,7 @@ extension Lesson04ReceiveGrader {
                     return ("\(error)", Clock.now)
                 }
             }
-            let reader = Background("reader") { () -> SlowRead in
+            let reader = Lesson04Background("reader") { () -> SlowRead in
                 let read = readSlowly(wire.harness, chunk: 16_384, pauses: pauses, seconds: 6)
                 wire.transcript.record(wire.log, .bulk(from: .learner, bytes: read.bytes, reads: read.reads))
                 if read.endOfFile { wire.transcript.record(wire.log, .closed(by: .learner)) }
@@ -989,7 +989,7 @@ extension Lesson04ReceiveGrader {
                     hint: mangled ? .shortWrite : code == EAGAIN || code == EWOULDBLOCK ? .sendBufferFull : unexpectedErrorHint(error))
             }
             let shape = ByteShape(expected: payload, actual: read.bytes)
-            try expectBytes(payload, read.bytes, probe: probe, what: "the client to get every byte back, in order",
+            try expectSameBytes(payload, read.bytes, probe: probe, what: "the client to get every byte back, in order",
                             hints: [.short: early ? .sendBufferFull : .shortWrite, .long: .shortWriteOffset, .scrambled: shape == .scrambled && read.bytes.count > payload.count ? .shortWriteOffset : .shortWrite,
                                     .zerosInside: .countReturned, .trailingZeros: .countReturned], otherwise: .shortWrite)
             guard !early else {
@@ -1014,7 +1014,7 @@ extension Lesson04ReceiveGrader {
             let notOpen = try probe.attempt("serveEcho(\(closed), idleTimeout: 0.5)", seconds: 1.5, blockedHint: .retryErrors) {
                 try serveEcho(closed, idleTimeout: 0.5)
             }
-            try expectFailure(notOpen, codes: [EBADF], probe: probe, function: "serveEcho(_:idleTimeout:)", input: "descriptor \(closed), which is not open",
+            try expectSocketFailure(notOpen, codes: [EBADF], probe: probe, function: "serveEcho(_:idleTimeout:)", input: "descriptor \(closed), which is not open",
                               returnedHint: .uncheckedResult("setsockopt"), closedHint: .recvError, otherHint: .recvError)
 
             // A pipe with bytes waiting: whatever the style, a call fails (setsockopt or recv
@@ -1033,7 +1033,7 @@ extension Lesson04ReceiveGrader {
             let onPipe = try probe.attempt("serveEcho(_:idleTimeout: 0.5) given a pipe", seconds: 1.5, unblock: { _ = LibC.shutdown(writeEnd, ShutdownHow.both) }, blockedHint: .retryErrors) {
                 try pipeCloses.watch { try serveEcho(readEnd, idleTimeout: 0.5) }
             }
-            try expectFailure(onPipe, codes: [ENOTSOCK, EBADF], probe: probe, function: "serveEcho(_:idleTimeout:)", input: "a pipe (not a socket)",
+            try expectSocketFailure(onPipe, codes: [ENOTSOCK, EBADF], probe: probe, function: "serveEcho(_:idleTimeout:)", input: "a pipe (not a socket)",
                               returnedHint: .uncheckedResult("setsockopt"), closedHint: .recvError, otherHint: .recvError)
             guard Inspect.identity(readEnd) != pipeIdentity else {
                 throw probe.fail(expected: "serveEcho to close what it was given when its first call fails", actual: "descriptor \(readEnd) (a pipe) is still open after serveEcho threw", hint: .closeFirst)

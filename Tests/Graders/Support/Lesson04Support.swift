@@ -159,7 +159,7 @@ final class Lesson04Wire: @unchecked Sendable {
 }
 
 /// Work on a thread of its own, waited for with a bound.
-final class Background<Value: Sendable>: @unchecked Sendable {
+final class Lesson04Background<Value: Sendable>: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private var value: Value?
@@ -229,7 +229,7 @@ func makeSendsShort(_ fd: Int32, sendBuffer: Int32, sendTimeout: Double) throws 
 
 /// Seeded cut points: `bytes` split into `count` pieces of random sizes (none empty when
 /// there are enough bytes).
-func pieces(of bytes: [UInt8], count: Int, random: SeededGenerator) -> [[UInt8]] {
+func seededPieces(of bytes: [UInt8], count: Int, random: SeededGenerator) -> [[UInt8]] {
     guard count > 1, bytes.count > count else { return [bytes] }
     var cuts = Set<Int>()
     while cuts.count < count - 1 { cuts.insert(random.int(in: 1...(bytes.count - 1))) }
@@ -243,7 +243,7 @@ func pieces(of bytes: [UInt8], count: Int, random: SeededGenerator) -> [[UInt8]]
 }
 
 /// A 4-byte big-endian length, then the bytes.
-func framed(_ bytes: [UInt8]) -> [UInt8] {
+func lengthPrefixed(_ bytes: [UInt8]) -> [UInt8] {
     let length = UInt32(bytes.count)
     return [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + bytes
 }
@@ -307,7 +307,7 @@ enum ByteShape: Equatable {
 
 /// Compares bytes, and fails with a hint picked from how they differ; `hints` maps each
 /// shape to its hint (a shape with no entry gets `otherwise`).
-func expectBytes(
+func expectSameBytes(
     _ expected: [UInt8], _ actual: [UInt8], probe: Probe, what: String = "",
     hints: [ByteShape: Hint] = [:], otherwise: Hint
 ) throws {
@@ -321,7 +321,7 @@ func expectBytes(
 
 /// A SocketError with one of `codes`, from any call (read, recvmsg and poll styles name
 /// their own calls); anything else fails with a hint chosen from what happened instead.
-func expectFailure<Value>(
+func expectSocketFailure<Value>(
     _ outcome: Result<Value, any Error>, codes: [Int32], probe: Probe, function: String, input: String,
     returnedHint: Hint, closedHint: Hint, otherHint: Hint, returnedHintFor: (Value) -> Hint? = { _ in nil }
 ) throws {
@@ -329,7 +329,7 @@ func expectFailure<Value>(
     let expected = "\(function) on \(input) to throw SocketError with \(names)"
     switch outcome {
     case .success(let value):
-        throw probe.fail(expected: expected, actual: describeReturn(value), hint: returnedHintFor(value) ?? returnedHint)
+        throw probe.fail(expected: expected, actual: describeLearnerReturn(value), hint: returnedHintFor(value) ?? returnedHint)
     case .failure(let error as SocketError) where codes.contains(error.code):
         return
     case .failure(let error as SocketError):
@@ -343,14 +343,14 @@ func expectFailure<Value>(
 }
 
 /// "it returned 3 bytes "abc"", "it returned nil", "it returned without throwing".
-func describeReturn<Value>(_ value: Value) -> String {
+func describeLearnerReturn<Value>(_ value: Value) -> String {
     if let bytes = value as? [UInt8] { return "it returned \(bytes.count) bytes \(escaped(bytes))" }
     if let line = value as? [UInt8]? { return line.map { "it returned the line \(escaped($0))" } ?? "it returned nil (end of input)" }
     return Probe.returned(value)
 }
 
 /// A value the learner's code mutates from the grader's worker thread.
-final class Box<Value>: @unchecked Sendable {
+final class Lesson04Box<Value>: @unchecked Sendable {
     private var value: Value
     init(_ value: Value) { self.value = value }
     func withValue<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result { try body(&value) }
