@@ -5,10 +5,14 @@ import SocketKit
 /// Receives exactly `count` bytes, however the sender's writes were cut up on the way.
 ///
 /// `recv` returns whatever has arrived (maybe 1 byte, maybe several messages' worth,
-/// never more than asked); this loops until it has `count`.
+/// never more than asked); this loops until it has `count`. `count` may be 0 (then it
+/// returns [] at once, without calling recv) or far more than 65,535. It takes no more than
+/// `count` bytes out of the socket: what follows stays there for the next call. The socket
+/// stays open: it is the caller's.
 ///
-/// - Throws: `ConnectionClosed` when the peer closes first (recv returns 0), with what had
-///   arrived; `SocketError` naming "recv" when the call fails.
+/// - Throws: `ConnectionClosed` when the peer closes first (recv returns 0), with exactly
+///   the bytes that had arrived; `SocketError` naming "recv" when the call fails (recv
+///   returns -1: ECONNRESET, EBADF, ENOTCONN...). Look at errno only after a -1.
 public func receiveExactly(_ fd: Int32, count: Int) throws -> [UInt8] {
     var buffer = [UInt8](repeating: 0, count: count)
     var filled = 0
@@ -32,7 +36,11 @@ public func receiveExactly(_ fd: Int32, count: Int) throws -> [UInt8] {
 /// by that many bytes, and returns the bytes.
 ///
 /// The length may arrive in pieces, and the next message may arrive in the same read as
-/// this one: reading exactly 4 bytes, then exactly `length`, handles both.
+/// this one: reading exactly 4 bytes, then exactly `length`, handles both. A length may be
+/// 0 (an empty message: return []) or more than 65,535: all 4 bytes count.
+///
+/// - Throws: `ConnectionClosed` when the peer closes before the whole message (prefix
+///   included) has come; `SocketError` when recv fails.
 public func receiveMessage(_ fd: Int32) throws -> [UInt8] {
     let prefix = try receiveExactly(fd, count: 4)
     let length = prefix.reduce(0) { $0 << 8 | Int($1) }  // most significant byte first
@@ -43,6 +51,10 @@ public func receiveMessage(_ fd: Int32) throws -> [UInt8] {
 ///
 /// One `recv` can bring several lines, or half of one. What comes after the first "\n" is
 /// kept in `pending` for the next call instead of being thrown away.
+///
+/// Only the byte "\n" (10) ends a line. A line may be empty, may hold "\r" (kept: "a\r\n"
+/// gives "a\r"), may hold any bytes at all (not only UTF-8: compare bytes, not Characters),
+/// and may be longer than your receive buffer.
 public struct LineReader {
     public let fd: Int32
     /// Bytes received but not returned yet: the start of the next line(s).
@@ -54,8 +66,9 @@ public struct LineReader {
 
     /// The next line, without its "\n"; nil when the peer has closed and nothing is left.
     ///
-    /// - Throws: `ConnectionClosed` when the peer closes in the middle of a line;
-    ///   `SocketError` naming "recv" when the call fails.
+    /// - Throws: `ConnectionClosed` when the peer closes in the middle of a line (a last
+    ///   line with no "\n"), with the bytes of that line; `SocketError` naming "recv" when
+    ///   the call fails.
     public mutating func readLine() throws -> [UInt8]? {
         while true {
             if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -80,7 +93,10 @@ public struct LineReader {
 /// Sends `request`, says "that is all" with `shutdown(SHUT_WR)`, then reads the reply up
 /// to end-of-file, for peers that answer only once they have the whole request.
 ///
-/// - Returns: every byte of the reply.
+/// - Returns: every byte of the reply (maybe none). The socket stays open: it is the caller's.
+/// - Throws: `SocketError` when a call fails (the peer reset or closed the connection:
+///   ECONNRESET, EPIPE). A send to a connection that is gone must throw, never kill the
+///   program with SIGPIPE: pass `sendNoSignal`.
 public func requestReply(_ fd: Int32, request: [UInt8]) throws -> [UInt8] {
     try writeAll(fd, request)
     // Half-close: the peer's recv returns 0, yet we can still read its answer.
@@ -99,11 +115,15 @@ public func requestReply(_ fd: Int32, request: [UInt8]) throws -> [UInt8] {
     }
 }
 
-/// Serves one client of an echo server: sends back everything it receives until the
-/// client closes its side, or says nothing for `idleTimeout` seconds; then closes the
-/// connection, whatever happened.
+/// Serves one client of an echo server: sends back everything it receives, as soon as it
+/// arrives, until the client closes its side, or says nothing for `idleTimeout` seconds;
+/// then closes the connection, exactly once, whatever happened.
 ///
-/// - Throws: `SocketError` when a call fails (the connection is closed all the same).
+/// `idleTimeout` may be a fraction (0.25) or more than a second (1.5). It restarts with
+/// every byte that arrives: a client that sends slowly but steadily is served to the end.
+///
+/// - Throws: `SocketError` when a call fails (the connection is closed all the same, also
+///   when the very first call fails).
 public func serveEcho(_ connection: Int32, idleTimeout: Double) throws {
     // Close on every path: a connection the server forgets stays in CLOSE_WAIT, and the
     // client waits for an end-of-file that never comes.
@@ -130,7 +150,9 @@ public func serveEcho(_ connection: Int32, idleTimeout: Double) throws {
 }
 
 /// Writes every byte (the loop of lesson 3's sendAll: each lesson's module stands alone,
-/// so that it can be graded alone).
+/// so that it can be graded alone). `send` may take only part of what it is given, or, on a
+/// socket with a send timeout or a non-blocking one, nothing at all (EAGAIN): then wait with
+/// `poll` until there is room, and carry on from where it stopped.
 private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
     try suppressSIGPIPE(on: fd)  // macOS; on Linux sendNoSignal does it
     var sent = 0
@@ -138,8 +160,18 @@ private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
         let written = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, sendNoSignal) }
         if written >= 0 {
             sent += written
-        } else if errno != EINTR {
-            throw SocketError(call: "send")
+            continue
+        }
+        let failure = SocketError(call: "send")
+        switch failure.code {
+        case EINTR:
+            continue  // a signal came before anything was written: try again
+        case EAGAIN, EWOULDBLOCK:
+            // The send buffer is full (the peer reads slowly): wait for room, then go on.
+            var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            guard poll(&entry, 1, 10_000) > 0 else { throw failure }
+        default:
+            throw failure
         }
     }
 }

@@ -1,0 +1,73 @@
+import Foundation
+import SocketKit
+
+/// Interrupts a learner's blocking call with a signal, the way a real program's timers and
+/// child processes do: the call returns -1 with EINTR, and correct code simply calls again.
+///
+/// The signal is SIGUSR2 with a handler that does nothing, installed without SA_RESTART, and
+/// sent only to the learner's own thread (`pthread_kill`), only while its call is running.
+///
+///     let interrupter = Interrupter()
+///     ... probe.call(...) { try interrupter.watch { try receiveExactly(fd, count: 14) } }
+///     // meanwhile, from the grader's side: interrupter.interrupt()
+public final class Interrupter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var thread: pthread_t?
+    private var sent = 0
+
+    public init() {
+        _ = Self.installed
+    }
+
+    /// How many signals reached the learner's thread while its call ran.
+    public var delivered: Int { lock.withLock { sent } }
+
+    /// Runs `body` (the learner's call) on the calling thread, which may be interrupted
+    /// while it runs. Call it inside the closure given to `probe.call` / `attempt` / `measure`.
+    public func watch<T>(_ body: () throws -> T) rethrows -> T {
+        lock.withLock { thread = pthread_self() }
+        defer { lock.withLock { thread = nil } }
+        return try body()
+    }
+
+    /// Sends the signal now if the learner's call is still running; true if it was sent.
+    /// Under the lock, so the thread cannot finish (and its id be reused) meanwhile.
+    @discardableResult
+    public func interrupt() -> Bool {
+        lock.withLock {
+            guard let thread else { return false }
+            guard pthread_kill(thread, SIGUSR2) == 0 else { return false }
+            sent += 1
+            return true
+        }
+    }
+
+    /// Tries `times` times, `every` seconds apart, starting `after` seconds from now, on a
+    /// thread of its own, to interrupt the learner's call: each try that finds no call of
+    /// `watch` running sends nothing.
+    public func interrupt(times: Int, every: Double, after: Double) {
+        let thread = Thread { [self] in
+            Thread.sleep(forTimeInterval: after)
+            for _ in 0..<times {
+                interrupt()
+                Thread.sleep(forTimeInterval: every)
+            }
+        }
+        thread.name = "harness: interrupter"
+        thread.start()
+    }
+
+    private static let installed: Bool = {
+        var action = sigaction()
+        #if canImport(Darwin)
+        action.__sigaction_u.__sa_handler = ignoreSignal
+        #else
+        action.__sigaction_handler.sa_handler = ignoreSignal
+        #endif
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0  // no SA_RESTART: a blocked recv returns EINTR
+        return sigaction(SIGUSR2, &action, nil) == 0
+    }()
+}
+
+private let ignoreSignal: @convention(c) (Int32) -> Void = { _ in }
