@@ -289,7 +289,7 @@ final class Lesson04ReceiveGrader: GraderCase {
             let timeout = Double(random.int(in: 220...300)) / 1000
             let gap = timeout * Double(random.int(in: 58...62)) / 100
             let longTimeout = Double(random.int(in: 1_150...1_850)) / 1000
-            let drips = random.bytes(3)
+            let drips = random.bytes(5)  // 2.4 x idleTimeout in all: a deadline for the whole session cuts it off
             let hello = random.bytes(random.int(in: 1...6))
             let longParts = [random.bytes(random.int(in: 3...9)), random.bytes(random.int(in: 3...9))]
             let longPause = Double(random.int(in: 20...60)) / 1000

@@ -1,0 +1,164 @@
+// Known-good: serveEcho waits with poll and an idle deadline (no SO_RCVTIMEO) and reads with read(2); LineReader reads with read(2)
+// Lesson 4: receive what was sent (no more, no less), and close properly.
+// Read Lessons/04-recv-close.md first. Grade with: swift test --filter Lesson04
+import SocketKit
+
+/// Receives exactly `count` bytes, however the sender's writes were cut up on the way.
+///
+/// `recv` returns whatever has arrived (maybe 1 byte, maybe several messages' worth,
+/// never more than asked); this loops until it has `count`.
+///
+/// - Throws: `ConnectionClosed` when the peer closes first (recv returns 0), with what had
+///   arrived; `SocketError` naming "recv" when the call fails.
+public func receiveExactly(_ fd: Int32, count: Int) throws -> [UInt8] {
+    var buffer = [UInt8](repeating: 0, count: count)
+    var filled = 0
+    while filled < count {
+        // Ask only for what is still missing, and write it after what we have.
+        let got = buffer.withUnsafeMutableBytes { raw in
+            recv(fd, raw.baseAddress! + filled, count - filled, 0)
+        }
+        if got > 0 {
+            filled += got
+        } else if got == 0 {
+            throw ConnectionClosed(received: Array(buffer.prefix(filled)))
+        } else if errno != EINTR {
+            throw SocketError(call: "recv")
+        }
+    }
+    return buffer
+}
+
+/// Receives one message framed by a 4-byte length (big-endian, network order) followed
+/// by that many bytes, and returns the bytes.
+///
+/// The length may arrive in pieces, and the next message may arrive in the same read as
+/// this one: reading exactly 4 bytes, then exactly `length`, handles both.
+public func receiveMessage(_ fd: Int32) throws -> [UInt8] {
+    let prefix = try receiveExactly(fd, count: 4)
+    let length = prefix.reduce(0) { $0 << 8 | Int($1) }  // most significant byte first
+    return try receiveExactly(fd, count: length)
+}
+
+/// Reads a stream one line at a time: the bytes up to each "\n", without it.
+///
+/// One `recv` can bring several lines, or half of one. What comes after the first "\n" is
+/// kept in `pending` for the next call instead of being thrown away.
+public struct LineReader {
+    public let fd: Int32
+    /// Bytes received but not returned yet: the start of the next line(s).
+    public var pending: [UInt8] = []
+
+    public init(_ fd: Int32) {
+        self.fd = fd
+    }
+
+    /// The next line, without its "\n"; nil when the peer has closed and nothing is left.
+    ///
+    /// - Throws: `ConnectionClosed` when the peer closes in the middle of a line;
+    ///   `SocketError` naming "recv" when the call fails.
+    public mutating func readLine() throws -> [UInt8]? {
+        while true {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(pending[..<newline])
+                pending.removeSubrange(...newline)
+                return line
+            }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if got > 0 {
+                pending += buffer.prefix(got)  // only the bytes recv says it wrote
+            } else if got == 0 {
+                guard pending.isEmpty else { throw ConnectionClosed(received: pending) }
+                return nil
+            } else if errno != EINTR {
+                throw SocketError(call: "recv")  // read(2) on a socket is recv with no flags
+            }
+        }
+    }
+}
+
+/// Sends `request`, says "that is all" with `shutdown(SHUT_WR)`, then reads the reply up
+/// to end-of-file, for peers that answer only once they have the whole request.
+///
+/// - Returns: every byte of the reply.
+public func requestReply(_ fd: Int32, request: [UInt8]) throws -> [UInt8] {
+    try writeAll(fd, request)
+    // Half-close: the peer's recv returns 0, yet we can still read its answer.
+    guard shutdown(fd, ShutdownHow.write) == 0 else { throw SocketError(call: "shutdown") }
+    var reply: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let got = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if got > 0 {
+            reply += buffer.prefix(got)
+        } else if got == 0 {
+            return reply
+        } else if errno != EINTR {
+            throw SocketError(call: "recv")
+        }
+    }
+}
+
+/// Serves one client of an echo server: sends back everything it receives until the
+/// client closes its side, or says nothing for `idleTimeout` seconds; then closes the
+/// connection, whatever happened.
+///
+/// - Throws: `SocketError` when a call fails (the connection is closed all the same).
+public func serveEcho(_ connection: Int32, idleTimeout: Double) throws {
+    // Close on every path: a connection the server forgets stays in CLOSE_WAIT, and the
+    // client waits for an end-of-file that never comes.
+    defer { _ = close(connection) }
+
+    // Wait for input with poll and an idle deadline that starts again after each piece of
+    // data; a signal (EINTR) only shortens the next wait, it does not restart it.
+    let clock = ContinuousClock()
+    var deadline = clock.now + .seconds(idleTimeout)
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let left = deadline - clock.now
+        guard left > .zero else { return }  // idle too long
+        let parts = left.components
+        let milliseconds = parts.seconds * 1000 + (parts.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        var entry = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&entry, 1, Int32(clamping: max(1, milliseconds)))
+        if ready < 0 {
+            if errno == EINTR { continue }
+            throw SocketError(call: "poll")
+        }
+        if ready == 0 { continue }  // the loop checks the deadline
+        let got = buffer.withUnsafeMutableBytes { read(connection, $0.baseAddress, $0.count) }
+        if got == 0 { return }  // the client closed its side: we are done
+        if got < 0 {
+            if errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK { continue }
+            throw SocketError(call: "recv")
+        }
+        try writeAll(connection, Array(buffer.prefix(got)))  // echo what came, no more
+        deadline = clock.now + .seconds(idleTimeout)  // idle again from now on
+    }
+}
+
+/// Writes every byte (the loop of lesson 3's sendAll: each lesson's module stands alone,
+/// so that it can be graded alone).
+private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+    try suppressSIGPIPE(on: fd)  // macOS; on Linux sendNoSignal does it
+    var sent = 0
+    while sent < bytes.count {
+        let written = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, sendNoSignal) }
+        if written >= 0 {
+            sent += written
+            continue
+        }
+        let failure = SocketError(call: "send")
+        switch failure.code {
+        case EINTR:
+            continue
+        case EAGAIN, EWOULDBLOCK:
+            // A send timeout or a non-blocking socket: wait for room, then send the rest.
+            var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            guard poll(&entry, 1, 10_000) > 0 else { throw failure }
+        default:
+            throw failure
+        }
+    }
+}
