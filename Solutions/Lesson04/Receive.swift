@@ -130,8 +130,11 @@ public func serveEcho(_ connection: Int32, idleTimeout: Double) throws {
     defer { _ = close(connection) }
 
     // A receive timeout: recv gives up with EAGAIN after this long without data.
-    let seconds = Int(idleTimeout)
-    var timeout = timeval(tv_sec: seconds, tv_usec: .init((idleTimeout - Double(seconds)) * 1_000_000))
+    // Int(x) traps on NaN and past Int's range, so clamp first (a year is "for ever"); and
+    // a tiny timeout stays a timeout (an all-zero timeval would mean "none"): round up.
+    let idle = idleTimeout.isNaN ? 0 : min(max(idleTimeout, 0.000_001), 365 * 86_400)
+    let seconds = Int(idle)
+    var timeout = timeval(tv_sec: seconds, tv_usec: .init(min(((idle - Double(seconds)) * 1_000_000).rounded(.up), 999_999)))
     guard setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
         throw SocketError(call: "setsockopt")
     }

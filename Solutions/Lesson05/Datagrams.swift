@@ -112,7 +112,8 @@ public func requestWithRetry(
             let remaining = deadline - monotonicSeconds()
             guard remaining > 0 else { break }
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&entry, 1, Int32(remaining * 1000) + 1)
+            // Whole milliseconds, rounded up by one; clamped, since Int32(x) traps past 2^31 - 1.
+            let ready = poll(&entry, 1, Int32(min(remaining * 1000, Double(Int32.max - 1))) + 1)
             if ready < 0 && errno != EINTR { throw SocketError(call: "poll") }
             if ready <= 0 { continue }  // timed out (the loop ends) or interrupted
             let datagram = try receiveDatagram(fd, maxSize: 65_507)

@@ -54,8 +54,11 @@ public func setBufferSizes(_ fd: Int32, receive: Int32, send: Int32) throws -> (
 /// `seconds` fails with EAGAIN. nil means no timeout: wait forever.
 public func setTimeout(_ fd: Int32, _ seconds: Double?) throws {
     let seconds = max(0, seconds ?? 0)  // a zero timeval means "no timeout"
-    let whole = Int(seconds)
-    var time = timeval(tv_sec: whole, tv_usec: .init((seconds - Double(whole)) * 1_000_000))
+    // Int(x) traps on NaN and past Int's range: clamp first (a year is "for ever"). Round the
+    // microseconds up, so that a tiny timeout stays one instead of becoming "none".
+    let clamped = seconds.isNaN ? 0 : min(seconds, 365 * 86_400)
+    let whole = Int(clamped)
+    var time = timeval(tv_sec: whole, tv_usec: .init(min(((clamped - Double(whole)) * 1_000_000).rounded(.up), 999_999)))
     for name in [SO_RCVTIMEO, SO_SNDTIMEO] {
         guard setsockopt(fd, SOL_SOCKET, name, &time, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
             throw SocketError(call: "setsockopt")
@@ -162,7 +165,10 @@ public func openConnection(to address: SocketAddress, timeout: Double) throws ->
         if started != 0 {
             guard errno == EINPROGRESS else { throw SocketError(call: "connect") }
             var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            let ready = poll(&entry, 1, Int32(timeout * 1000))
+            // poll counts whole milliseconds in an Int32: round up (0.4 ms still waits) and
+            // clamp, since Int32(x) traps on NaN and past 2^31 - 1.
+            let milliseconds = timeout.isNaN ? 0 : Int32(min(max((timeout * 1000).rounded(.up), 0), Double(Int32.max)))
+            let ready = poll(&entry, 1, milliseconds)
             guard ready >= 0 else { throw SocketError(call: "poll") }
             guard ready > 0 else { throw SocketError(call: "connect", code: ETIMEDOUT) }
             let error = try pendingError(fd)

@@ -23,9 +23,11 @@ final class Lesson04ReceiveGrader: GraderCase {
             // learner's waiting recv (EINTR), twice.
             try withProvocations(probe, [.interrupted]) { on, probe in
                 let interrupter = Interrupter()
-                let connection = try LearnerConnection.fromClient(probe, script: [.pause(0.02), .drip(message, gap: gap), .receiveUntilClosed(seconds: 3)])
+                // Signals every 4 ms through a 60 ms wait: on a busy machine the learner's thread
+                // may reach recv late, and one signal must still find it waiting there.
+                let connection = try LearnerConnection.fromClient(probe, script: [.pause(0.06), .drip(message, gap: gap), .receiveUntilClosed(seconds: 3)])
                 defer { connection.finish() }
-                if on[0] { interrupter.interrupt(times: 2, every: 0.006, after: 0.005) }
+                if on[0] { interrupter.interrupt(times: 12, every: 0.004, after: 0.004) }
                 let got = try probe.call(
                     "receiveExactly(_:count:)", unblock: connection.unblock, blockedHint: .recvZero, errorHint: unexpectedErrorHint
                 ) {
@@ -131,12 +133,13 @@ final class Lesson04ReceiveGrader: GraderCase {
 
     private func linesShareReads(_ probe: Probe, interrupted: Bool, stale: Int32?) throws {
         let connection = try LearnerConnection.fromClient(probe, script: [
-            .send(Array("one\ntwo\nthr".utf8)), .pause(0.02), .send(Array("ee\n".utf8)), .close,
+            .send(Array("one\ntwo\nthr".utf8)), .pause(0.06), .send(Array("ee\n".utf8)), .close,
         ])
         defer { connection.finish() }
         let reader = Lesson04Box(LineReader(connection.fd))
         let interrupter = Interrupter()
-        if interrupted { interrupter.interrupt(times: 2, every: 0.006, after: 0.005) }
+        // Signals every 4 ms while the third line waits for its end (see test1).
+        if interrupted { interrupter.interrupt(times: 12, every: 0.004, after: 0.006) }
         for expected in ["one", "two", "three"] {
             let line = try probe.call(
                 "readLine() (expecting \"\(expected)\")", unblock: connection.unblock, blockedHint: .keepLeftovers,
