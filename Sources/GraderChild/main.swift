@@ -34,6 +34,10 @@ func finish(_ status: Int32, _ line: String) -> Never {
 // A test process may have SIGPIPE ignored, and ignored signals are inherited: undo that,
 // so a send without MSG_NOSIGNAL dies here exactly as it would in the learner's program.
 signal(SIGPIPE, SIG_DFL)
+// A blocked signal is inherited too (from a Dispatch worker thread, say): unblock them all.
+var unblocked = sigset_t()
+sigemptyset(&unblocked)
+pthread_sigmask(SIG_SETMASK, &unblocked, nil)
 
 /// `size` bytes that differ from their neighbours, so that a resent piece would show.
 func payload(_ size: Int) -> [UInt8] {

@@ -64,7 +64,13 @@ public enum ChildProcess {
         process.terminationHandler = { _ in done.signal() }
         // Registered as it starts, so that an interrupted workbook stops it (Cleanup.sweep).
         let pid = try Cleanup.shared.launch {
-            try process.run()
+            // The child inherits this thread's signal mask, and a Dispatch worker thread blocks
+        // most signals: start it from an empty mask, as a shell would.
+        var none = sigset_t(), previous = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        try process.run()
             return process.processIdentifier
         }
         defer { Cleanup.shared.ended(pid) }

@@ -42,11 +42,14 @@ public final class Interrupter: @unchecked Sendable {
         }
     }
 
-    /// Tries `times` times, `every` seconds apart, starting `after` seconds from now, on a
-    /// thread of its own, to interrupt the learner's call: each try that finds no call of
-    /// `watch` running sends nothing.
+    /// Sends `times` signals, `every` seconds apart, on a thread of its own, to the learner's
+    /// call: the first `after` seconds after the call has begun (`watch`), not after now. On a
+    /// busy machine the learner's thread can start late, and a signal sent before it runs
+    /// interrupts nothing. Gives up when no call begins within two seconds.
     public func interrupt(times: Int, every: Double, after: Double) {
         let thread = Thread { [self] in
+            let giveUp = Clock.now + 2
+            while lock.withLock({ self.thread == nil }), Clock.now < giveUp { usleep(500) }
             Thread.sleep(forTimeInterval: after)
             for _ in 0..<times {
                 interrupt()

@@ -23,9 +23,9 @@ final class Lesson04ReceiveGrader: GraderCase {
             // learner's waiting recv (EINTR), twice.
             try withProvocations(probe, [.interrupted]) { on, probe in
                 let interrupter = Interrupter()
-                // Signals every 4 ms through a 60 ms wait: on a busy machine the learner's thread
-                // may reach recv late, and one signal must still find it waiting there.
-                let connection = try LearnerConnection.fromClient(probe, script: [.pause(0.06), .drip(message, gap: gap), .receiveUntilClosed(seconds: 3)])
+                // Signals every 4 ms from the start of the learner's call, through a 100 ms wait
+                // before the first byte: one of them must find it waiting in recv.
+                let connection = try LearnerConnection.fromClient(probe, script: [.pause(0.1), .drip(message, gap: gap), .receiveUntilClosed(seconds: 3)])
                 defer { connection.finish() }
                 if on[0] { interrupter.interrupt(times: 12, every: 0.004, after: 0.004) }
                 let got = try probe.call(
@@ -133,7 +133,7 @@ final class Lesson04ReceiveGrader: GraderCase {
 
     private func linesShareReads(_ probe: Probe, interrupted: Bool, stale: Int32?) throws {
         let connection = try LearnerConnection.fromClient(probe, script: [
-            .send(Array("one\ntwo\nthr".utf8)), .pause(0.06), .send(Array("ee\n".utf8)), .close,
+            .send(Array("one\ntwo\nthr".utf8)), .pause(0.1), .send(Array("ee\n".utf8)), .close,
         ])
         defer { connection.finish() }
         let reader = Lesson04Box(LineReader(connection.fd))

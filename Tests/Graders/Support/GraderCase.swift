@@ -18,6 +18,13 @@ class GraderCase: XCTestCase {
         // A learner's send to a closed connection must fail a check, not kill the whole run.
         // (The SIGPIPE check itself runs in grader-child, which restores the default.)
         signal(SIGPIPE, SIG_IGN)
+        // A launcher may hand this process a blocked signal mask (a program started from a
+        // Dispatch worker thread inherits that thread's mask, which blocks most signals). The
+        // checks that interrupt a learner's call (EINTR) or count SIGPIPE need signals
+        // delivered: unblock them all here, before any learner thread is created.
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
     }
 
     static let isStrict = ProcessInfo.processInfo.environment["WORKBOOK_STRICT"] == "1"
