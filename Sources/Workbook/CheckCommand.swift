@@ -59,7 +59,7 @@ enum CheckCommand {
         default:
             lines.append("\(title): \(Style.state(state.rawValue, state)) (\(result.passed) of \(result.checks.count) checks pass)")
         }
-        if let problem = result.problem { lines.append("  " + Style.red(problem)) }
+        if let problem = result.problem { lines += problem.split(separator: "\n").map { "  " + Style.red(String($0)) } }
         for check in result.checks {
             switch check.verdict {
             case .passed:
