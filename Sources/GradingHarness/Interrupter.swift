@@ -61,14 +61,7 @@ public final class Interrupter: @unchecked Sendable {
     }
 
     private static let installed: Bool = {
-        var action = sigaction()
-        #if canImport(Darwin)
-        action.__sigaction_u.__sa_handler = ignoreSignal
-        #else
-        action.__sigaction_handler.sa_handler = ignoreSignal
-        #endif
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0  // no SA_RESTART: a blocked recv returns EINTR
+        var action = signalAction(ignoreSignal, restart: false)  // a blocked recv returns EINTR
         return sigaction(SIGUSR2, &action, nil) == 0
     }()
 }

@@ -18,14 +18,7 @@ public enum SIGPIPECount {
     /// Not for checks that run learner calls at the same time as other checks' calls.
     public static func around<T>(_ body: () throws -> T) rethrows -> (result: T, raised: Int) {
         raised = 0
-        var action = sigaction()
-        #if canImport(Darwin)
-        action.__sigaction_u.__sa_handler = countSIGPIPE
-        #else
-        action.__sigaction_handler.sa_handler = countSIGPIPE
-        #endif
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = SA_RESTART
+        var action = signalAction(countSIGPIPE, restart: true)
         var previous = sigaction()
         let installed = sigaction(SIGPIPE, &action, &previous) == 0
         defer { if installed { _ = sigaction(SIGPIPE, &previous, nil) } }

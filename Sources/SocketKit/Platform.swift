@@ -67,3 +67,18 @@ public enum ShutdownHow {
     public static let write = Int32(SHUT_WR)
     public static let both = Int32(SHUT_RDWR)
 }
+
+/// A `sigaction` that runs `handler` with no other signal blocked. With `restart`, a call the
+/// signal interrupts starts again by itself (SA_RESTART); without it, the call fails with
+/// EINTR. (The handler's field is named differently on Darwin and Glibc: this hides it.)
+public func signalAction(_ handler: @convention(c) (Int32) -> Void, restart: Bool) -> sigaction {
+    var action = sigaction()
+    #if canImport(Darwin)
+    action.__sigaction_u.__sa_handler = handler
+    #else
+    action.__sigaction_handler.sa_handler = handler
+    #endif
+    sigemptyset(&action.sa_mask)
+    action.sa_flags = restart ? SA_RESTART : 0
+    return action
+}

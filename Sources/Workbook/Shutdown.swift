@@ -1,5 +1,6 @@
 import Foundation
 import GradingHarness
+import SocketKit
 
 /// How the workbook ends, on every way out: its grading processes stopped (with whatever they
 /// started) and its temporary files removed (`Cleanup.sweep`), whether it finishes, fails,
@@ -23,14 +24,7 @@ enum Shutdown {
         for number in [SIGINT, SIGTERM, SIGHUP] {
             var previous = sigaction()
             guard sigaction(number, nil, &previous) == 0, !isIgnored(previous) else { continue }
-            var action = sigaction()
-            #if canImport(Darwin)
-            action.__sigaction_u.__sa_handler = onSignal
-            #else
-            action.__sigaction_handler.sa_handler = onSignal
-            #endif
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = SA_RESTART
+            var action = signalAction(onSignal, restart: true)
             sigaction(number, &action, nil)
         }
         let reader = ends[0]
