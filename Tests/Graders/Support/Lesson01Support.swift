@@ -552,11 +552,16 @@ final class DescriptorZeroFree {
         if saved >= 0 { _ = LibC.close(0) }
     }
 
-    /// Puts standard input back on 0, closing whatever the check left there.
+    /// Puts standard input back on 0, closing what the check left there: a socket of the
+    /// learner's. Anything else on 0 belongs to someone else in this process (Dispatch opens
+    /// its event descriptors lazily, and may have taken the free 0 meanwhile): never replace
+    /// it; standard input then stays on its copy, which no check reads.
     func restore() {
         guard saved >= 0 else { return }
-        _ = dup2(saved, 0)
-        _ = LibC.close(saved)
+        if !Inspect.isOpen(0) || (Inspect.isSocket(0) && !Inspect.isHarnessOwned(0)) {
+            _ = dup2(saved, 0)
+            _ = LibC.close(saved)
+        }
     }
 }
 
