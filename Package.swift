@@ -38,7 +38,7 @@ let package = Package(
         // The `workbook` command: progress, check, hint, watch, reset, doctor, report, verify.
         .executableTarget(name: "workbook", dependencies: ["SocketKit", "GradingHarness"], path: "Sources/Workbook"),
         // Runs a piece of learner code in a child process, for checks that may kill it (SIGPIPE).
-        .executableTarget(name: "grader-child", dependencies: ["SocketKit", "Lesson03"], path: "Sources/GraderChild"),
+        .executableTarget(name: "grader-child", dependencies: ["SocketKit"], path: "Sources/GraderChild"),
         .testTarget(
             name: "Graders",
             dependencies: ["SocketKit", "GradingHarness"] + lessons.map { .target(name: $0) },

@@ -1,8 +1,8 @@
 import Foundation
 import SocketKit
 
-/// Runs the graders' helper program, `grader-child`, for checks whose failure would kill
-/// the test process itself: a learner's send that dies of SIGPIPE takes only the child down.
+/// Runs a program as a child, bounded in time, for checks whose failure would kill the test
+/// process itself: a learner's send that dies of SIGPIPE takes only the child down.
 public enum ChildProcess {
     public enum Ending: Equatable, Sendable, CustomStringConvertible {
         case exited(Int32)
@@ -18,23 +18,6 @@ public enum ChildProcess {
             case .timedOut: return "did not finish in time and was killed"
             }
         }
-    }
-
-    /// `grader-child`, built next to the test bundle by `swift build --build-tests`.
-    public static var graderChild: URL {
-        #if canImport(Darwin)
-        let bundle = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }?.bundleURL
-        let folder = bundle?.deletingLastPathComponent() ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        #else
-        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        #endif
-        return folder.appendingPathComponent("grader-child")
-    }
-
-    /// Runs `grader-child` with `arguments`, waiting at most `seconds`.
-    /// Returns how it ended and what it printed (stdout and stderr together).
-    public static func run(_ arguments: [String], seconds: Double = 10) throws -> (ending: Ending, output: String) {
-        try run(graderChild, arguments, seconds: seconds)
     }
 
     /// Runs any program with `arguments`, waiting at most `seconds` (then it is killed).

@@ -177,8 +177,8 @@ final class Lesson03ConnectGrader: GraderCase {
                 servers.append(server)
                 let size = random.int(in: 1...200_000)
                 let story = variant == "read"
-                    ? "grader-child read the reset (recv: ECONNRESET), then called sendAll with \(size) bytes: the send must fail with EPIPE"
-                    : "grader-child saw the reset arrive without reading it, then called sendAll with \(size) bytes: the send must fail with ECONNRESET"
+                    ? "a child process read the reset (recv: ECONNRESET), then called sendAll with \(size) bytes: the send must fail with EPIPE"
+                    : "a child process saw the reset arrive without reading it, then called sendAll with \(size) bytes: the send must fail with ECONNRESET"
                 cases.append {
                     try Self.judgeChild(
                         ["send-after-reset", "\(address.port!)", variant, "\(size)"], situation: "a connection the peer reset (\(variant == "read" ? "the reset already read" : "the reset not yet read"))",
@@ -191,13 +191,13 @@ final class Lesson03ConnectGrader: GraderCase {
                 try Self.judgeChild(
                     ["send-all-to", "closed:\(closed)", "\(sizes[0])"], situation: "descriptor \(closed), which is not open",
                     codes: [EBADF], callMustBeSend: false, descriptorStays: false, probe: probe,
-                    note: { probe.transcript.note("grader-child called sendAll with \(sizes[0]) bytes on descriptor \(closed), which is not open; \($0)") })
+                    note: { probe.transcript.note("a child process called sendAll with \(sizes[0]) bytes on descriptor \(closed), which is not open; \($0)") })
             }
             cases.append {
                 try Self.judgeChild(
                     ["send-all-to", "pipe", "\(sizes[1])"], situation: "a pipe's read end (not a socket)",
                     codes: [ENOTSOCK, EBADF], callMustBeSend: false, descriptorStays: true, probe: probe,
-                    note: { probe.transcript.note("grader-child called sendAll with \(sizes[1]) bytes on the read end of a pipe (its write end closed); \($0)") })
+                    note: { probe.transcript.note("a child process called sendAll with \(sizes[1]) bytes on the read end of a pipe (its write end closed); \($0)") })
             }
             try Lesson03Support.runConcurrently(cases)
         }
@@ -461,13 +461,12 @@ extension Lesson03ConnectGrader {
         throw probe.fail(expected: wanted, actual: "it returned \(shown)", hint: hint)
     }
 
-    /// Runs grader-child with `arguments` and judges the learner's sendAll from its report.
+    /// Runs `arguments` in a child process (Lesson03Child) and judges the learner's sendAll from its report.
     static func judgeChild(
         _ arguments: [String], situation: String, codes: [Int32], callMustBeSend: Bool, descriptorStays: Bool, probe: Probe,
         note: (String) -> Void
     ) throws {
-        let (ending, output) = try ChildProcess.run(arguments, seconds: 6)
-        let line = output.split(separator: "\n").first.map(String.init) ?? ""
+        let (ending, line, output) = try Lesson03Child.start(arguments, seconds: 6)
         let report = ChildSendReport(line)
         switch (ending, report?.outcome) {
         case (.exited(0), .threwSocketError(let call, let code)?):
@@ -475,7 +474,7 @@ extension Lesson03ConnectGrader {
         case (.exited(0), _):
             note("sendAll \(line)")
         default:
-            note("grader-child \(ending)")
+            note("the child process \(ending)")
         }
         let names = codes.map(errnoName).joined(separator: " or ")
         let expected = "sendAll on \(situation) to throw SocketError with \(names)" + (descriptorStays ? ", leaving the descriptor open" : "")
@@ -489,7 +488,7 @@ extension Lesson03ConnectGrader {
         case .exited(4):
             throw probe.fail(expected: expected, actual: "sendAll was \(line) after 2 s", hint: line.contains("spinning") ? .sendAllKeepsGoing : .sendAllErrorIgnored)
         case .timedOut:
-            throw probe.fail(expected: expected, actual: "grader-child \(ending)", hint: .sendAllKeepsGoing)
+            throw probe.fail(expected: expected, actual: "the child process \(ending)", hint: .sendAllKeepsGoing)
         case .exited(0):
             guard let report else { break }
             switch report.outcome {
@@ -513,7 +512,7 @@ extension Lesson03ConnectGrader {
         default:
             break
         }
-        throw probe.fail(expected: expected, actual: "grader-child \(ending): \(output)", hint: .harnessDisturbed)
+        throw probe.fail(expected: expected, actual: "the child process \(ending): \(output)", hint: .harnessDisturbed)
     }
 
     /// One transfer of `size` bytes of `payload` to a slow reader through `mode`'s short writes.

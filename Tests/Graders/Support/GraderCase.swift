@@ -16,7 +16,7 @@ class GraderCase: XCTestCase {
         super.setUp()
         ProgressReport.install()
         // A learner's send to a closed connection must fail a check, not kill the whole run.
-        // (The SIGPIPE check itself runs in grader-child, which restores the default.)
+        // (The SIGPIPE check itself runs in a child process, which restores the default: Lesson03Child.)
         signal(SIGPIPE, SIG_IGN)
         // A launcher may hand this process a blocked signal mask (a program started from a
         // Dispatch worker thread inherits that thread's mask, which blocks most signals). The

@@ -45,7 +45,7 @@ extension Lesson03Support {
     }
 }
 
-/// How grader-child reported the learner's sendAll: one line, see Sources/GraderChild.
+/// How the child process reported the learner's sendAll: one line, see Lesson03Child.
 struct ChildSendReport {
     enum Outcome: Equatable {
         case returned
