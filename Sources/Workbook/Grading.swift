@@ -175,18 +175,14 @@ struct Grader {
         }
     }
 
-    /// At most this many grading processes run at once: most checks wait on purpose (for a
-    /// timeout, a drip, a peer), so more processes than the two cores still pay off.
+    /// At most this many grading processes run at once, all lessons together: most checks
+    /// wait on purpose (for a timeout, a drip, a peer), so more processes than the two cores
+    /// still pay off.
     static let slots = DispatchSemaphore(value: 6)
 
-    /// How many processes grade one lesson at once. Each process costs about 0.15 s of
-    /// processor time to start (loading the test bundle), and most checks wait on purpose:
-    /// three processes keep both cores busy without paying a start for every check.
-    static let processesPerLesson = 6
-
-    /// Grades one lesson: its checks shared out among a few processes that run at once, so a
-    /// lesson's verdict takes about as long as its slowest share. A crash or a hang ends only
-    /// the check that caused it: the checks after it in that share run again in a new process.
+    /// Grades one lesson: each check in a process of its own, up to `slots` at once, taken in
+    /// order from a queue, so that the lesson takes about as long as its slowest check. A
+    /// process starts in about 0.03 s; a crash or a hang ends only its own check.
     /// The bundle must be built.
     func grade(_ lesson: LessonInfo, bundle: URL) throws -> LessonResult {
         let names = try checkNames(lesson, bundle: bundle)
@@ -202,15 +198,23 @@ struct Grader {
             }
             return LessonResult(lesson: lesson, checks: checks, problem: imports.joined(separator: "\n"))
         }
-        let shares = min(Self.processesPerLesson, names.count)
-        let box = ResultsBox<[String: CheckRun]>(count: shares)
-        DispatchQueue.concurrentPerform(iterations: shares) { share in
-            // Every shares-th check, so the slow ones (often numbered together) spread out.
-            let mine = names.enumerated().filter { $0.offset % shares == share }.map(\.element)
-            box.set(share, run(checks: mine, of: lesson, bundle: bundle))
+        // The slowest checks first (by how long each took last time): the lesson then ends
+        // soon after its slowest check, not after a slow one that started last.
+        let timings = CheckTimings(workspace)
+        let queue = CheckQueue(names.enumerated().sorted { timings.seconds($0.element) > timings.seconds($1.element) })
+        let box = ResultsBox<CheckRun>(count: names.count)
+        onThreads(min(6, names.count)) { _ in
+            while let (index, name) = queue.next() {
+                Self.slots.wait()
+                let started = Date()
+                let (finished, stopped) = runOnce([name], of: lesson, bundle: bundle)
+                Self.slots.signal()
+                timings.record(name, Date().timeIntervalSince(started))
+                box.set(index, finished[name] ?? stopped ?? CheckRun(result: CheckResult(name: name, verdict: .notRun, messages: []), problem: nil))
+            }
         }
-        let runs = box.values.reduce(into: [String: CheckRun]()) { all, some in all.merge(some) { first, _ in first } }
-        let ordered = names.map { runs[$0] ?? CheckRun(result: CheckResult(name: $0, verdict: .notRun, messages: []), problem: nil) }
+        timings.save()
+        let ordered = box.values
         let problems = ordered.compactMap(\.problem)
         return LessonResult(lesson: lesson, checks: ordered.map(\.result), problem: problems.isEmpty ? nil : problems.joined(separator: "\n"))
     }
@@ -219,23 +223,6 @@ struct Grader {
     private struct CheckRun {
         let result: CheckResult
         let problem: String?
-    }
-
-    /// Runs `names` in one process, in order; when the process ends before them all (a crash,
-    /// a hang), names the check it was in and runs the rest in a new process.
-    private func run(checks names: [String], of lesson: LessonInfo, bundle: URL) -> [String: CheckRun] {
-        var runs: [String: CheckRun] = [:]
-        var pending = names
-        while !pending.isEmpty {
-            Self.slots.wait()
-            let (finished, stopped) = runOnce(pending, of: lesson, bundle: bundle)
-            Self.slots.signal()
-            runs.merge(finished) { first, _ in first }
-            guard let stopped else { break }
-            runs[stopped.result.name] = stopped
-            pending = pending.filter { runs[$0] == nil }
-        }
-        return runs
     }
 
     /// One grading process for `names`: the checks that finished, and the one it stopped in
@@ -297,7 +284,7 @@ struct Grader {
     /// Grades several lessons, two at a time, in order (each lesson's checks share `slots`).
     func grade(_ lessons: [LessonInfo], bundle: URL) -> [LessonResult] {
         let box = ResultsBox<LessonResult>(count: lessons.count)
-        DispatchQueue.concurrentPerform(iterations: lessons.count) { index in
+        onThreads(lessons.count) { index in
             let lesson = lessons[index]
             let result = (try? grade(lesson, bundle: bundle))
                 ?? LessonResult(lesson: lesson, checks: [], problem: "the grader could not be started")
@@ -315,6 +302,63 @@ struct Grader {
     static func crashLines(_ output: String) -> String {
         let lines = output.split(separator: "\n").filter { $0.contains("Fatal error") || $0.contains("fatal error") }
         return lines.isEmpty ? "" : "\n  " + lines.prefix(3).joined(separator: "\n  ")
+    }
+}
+
+/// Runs `body(0)` ... `body(count - 1)` each on a thread of its own, all at once, and
+/// returns when all have returned. Not DispatchQueue.concurrentPerform: that runs about as
+/// many at once as there are cores (two here), and these threads mostly wait for a grading
+/// process, so they would queue behind each other.
+private func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let finished = DispatchGroup()
+    for index in 0..<count {
+        finished.enter()
+        Thread {
+            body(index)
+            finished.leave()
+        }.start()
+    }
+    finished.wait()
+}
+
+/// The checks of a lesson (each with its place in the lesson), handed out one at a time to
+/// the processes that grade them.
+private final class CheckQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private let checks: [(offset: Int, element: String)]
+    private var taken = 0
+    init(_ checks: [(offset: Int, element: String)]) { self.checks = checks }
+    func next() -> (Int, String)? {
+        lock.withLock {
+            guard taken < checks.count else { return nil }
+            defer { taken += 1 }
+            return checks[taken]
+        }
+    }
+}
+
+/// How long each check took the last time it ran, kept in .build (a cache: losing it costs
+/// only the order of the next run). Only the order of the checks depends on it, never a
+/// verdict.
+private final class CheckTimings: @unchecked Sendable {
+    private let lock = NSLock()
+    private let file: URL
+    private var table: [String: Double]
+
+    init(_ workspace: Workspace) {
+        file = workspace.file(".build/workbook-check-seconds.json")
+        table = (try? JSONDecoder().decode([String: Double].self, from: Data(contentsOf: file))) ?? [:]
+    }
+
+    func seconds(_ name: String) -> Double { lock.withLock { table[name] ?? 0 } }
+    func record(_ name: String, _ seconds: Double) { lock.withLock { table[name] = seconds } }
+
+    /// Written whole and renamed into place, so a reader never sees half a file.
+    func save() {
+        guard let data = lock.withLock({ try? JSONEncoder().encode(table) }) else { return }
+        let partial = file.deletingLastPathComponent().appendingPathComponent(".workbook-check-seconds.\(getpid()).json")
+        guard (try? data.write(to: partial)) != nil else { return }
+        if rename(partial.path, file.path) != 0 { try? FileManager.default.removeItem(at: partial) }
     }
 }
 
