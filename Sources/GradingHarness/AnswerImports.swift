@@ -23,9 +23,10 @@ public enum AnswerImports {
         return root.appendingPathComponent(lesson.tag)
     }
 
-    /// Every (file, module) in `folder`'s Swift files whose module is not allowed.
+    /// Every (file, module) in `folder`'s Swift files whose module is not allowed. Subfolders
+    /// too: SwiftPM compiles every .swift file under a target's folder.
     public static func disallowed(in folder: URL) -> [(file: String, module: String)] {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".swift") }.sorted()
+        let names = (FileManager.default.subpaths(atPath: folder.path) ?? []).filter { $0.hasSuffix(".swift") }.sorted()
         return names.flatMap { name -> [(file: String, module: String)] in
             let text = (try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)) ?? ""
             return modules(importedBy: text).filter { !allowed.contains($0) }.map { ("\(folder.lastPathComponent)/\(name)", $0) }

@@ -9,9 +9,10 @@ enum ReportCommand {
         Grades every lesson, each in a process of its own, and reports per lesson and per check.
         Strict: a lesson counts as done only when all of its checks pass; "not started" counts
         as not done. JSON carries each check's status (passed, failed, not started, crashed,
-        timed out, not run) and messages; JUnit XML suits CI dashboards; Markdown suits a
-        pull request or an LMS. Written to --output FILE (checked before grading starts), or to
-        standard output.
+        timed out, not run) and messages, and the fingerprints (SHA-256) of the graders,
+        harness and manifest it ran with, for `workbook class verify`. JUnit XML suits CI
+        dashboards; Markdown suits a pull request or an LMS. Written to --output FILE (checked
+        before grading starts), or to standard output.
 
         Exit status: 0 when every lesson is done, 1 otherwise, 2 for a bad command line.
         """
@@ -32,6 +33,9 @@ enum ReportCommand {
         let strict: Bool
         let lessonsDone: Int
         let lessons: [Lesson]
+        /// Hashes of the graders, harness and manifest this report was made with, for
+        /// `workbook class verify` (nil in reports from before they were added).
+        let fingerprints: InstructorCopy.Fingerprints?
     }
 
     static func run(_ words: [String]) throws -> Int32 {
@@ -62,7 +66,8 @@ enum ReportCommand {
                 Report.Lesson(number: $0.lesson.number, title: $0.lesson.title, exercise: $0.lesson.exercise,
                               state: $0.problem?.hasPrefix("does not compile") == true ? "does not compile" : $0.state.rawValue,
                               done: $0.state == .done, problem: $0.problem, checks: $0.checks)
-            })
+            },
+            fingerprints: InstructorCopy(workspace).fingerprints)
         let text: String
         switch format {
         case "json": text = try json(report)
@@ -157,20 +162,7 @@ enum ReportCommand {
     }
 
     static func junit(_ report: Report) -> String {
-        func escape(_ text: String) -> String {
-            var out = ""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "&": out += "&amp;"
-                case "<": out += "&lt;"
-                case ">": out += "&gt;"
-                case "\"": out += "&quot;"
-                case "\n", "\t": out.unicodeScalars.append(scalar)
-                default: if scalar.value >= 0x20 { out.unicodeScalars.append(scalar) }  // XML 1.0 has no other controls
-                }
-            }
-            return out
-        }
+        func escape(_ text: String) -> String { Markup.escaped(text) }
         let all = report.lessons.flatMap(\.checks)
         let failures = all.filter { $0.verdict != .passed }.count
         var lines = [

@@ -22,6 +22,7 @@ let commands: [Command] = [
     Command(name: "reset", summary: "put a lesson's exercise back to its original stub", help: ResetCommand.help, run: ResetCommand.run),
     Command(name: "doctor", summary: "check this machine can run the workbook, and say how to fix it", help: DoctorCommand.help, run: DoctorCommand.run),
     Command(name: "report", summary: "grade every lesson for an instructor: text, JSON, JUnit or Markdown", help: ReportCommand.help, run: ReportCommand.run),
+    Command(name: "class", summary: "grade a whole class with your graders: a roster, integrity flags, shards", help: ClassCommand.help, run: ClassCommand.run),
     Command(name: "verify", summary: "the workbook's self-checks (for maintainers and CI)", help: VerifyCommand.help, run: VerifyCommand.run),
 ]
 
