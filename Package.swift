@@ -13,7 +13,7 @@ let answers: String = {
 }()
 
 /// One module per lesson, so that a learner's edit recompiles one small module.
-let lessons = ["Lesson01", "Lesson02", "Lesson03", "Lesson04", "Lesson05", "Lesson06", "Lesson07"]
+let lessons = ["Lesson01", "Lesson02", "Lesson03", "Lesson04", "Lesson05", "Lesson06", "Lesson07", "Lesson08"]
 
 /// The demo programs: `swift run <name>`. Each one runs on the learner's own answers:
 /// its own lesson's, and for the later demos, the earlier lessons' too.
