@@ -111,16 +111,26 @@ private struct ChatRoom {
 
     /// New bytes from `fd`: every whole line in them is handled; the rest waits.
     mutating func received(_ bytes: [UInt8], from fd: Int32) {
+        guard members[fd]?.quitting == false else { return }  // after /quit: ignored
         members[fd]?.incoming += bytes
-        while let member = members[fd], let newline = member.incoming.firstIndex(of: 10) {
+        while let member = members[fd], !member.quitting, let newline = member.incoming.firstIndex(of: 10) {
             var line = Array(member.incoming[..<newline])
             members[fd]?.incoming.removeSubrange(...newline)
             if member.skipping {
                 members[fd]?.skipping = false  // the end of a line already answered
                 continue
             }
+            // Its length counts every byte before the "\n", a "\r" included.
+            guard line.count <= maxLine else {
+                send("error: line too long\n", to: fd)
+                continue
+            }
             if line.last == 13 { line.removeLast() }
             handle(line, from: fd)
+        }
+        if members[fd]?.quitting == true {
+            members[fd]?.incoming = []
+            return
         }
         // No "\n" yet, and already too long: answer now, drop what came, skip to the "\n".
         if let member = members[fd], !member.skipping, member.incoming.count > maxLine {
@@ -133,7 +143,6 @@ private struct ChatRoom {
     }
 
     private mutating func handle(_ line: [UInt8], from fd: Int32) {
-        guard line.count <= maxLine else { return send("error: line too long\n", to: fd) }
         guard let text = String(validating: line, as: UTF8.self) else { return send("error: not UTF-8\n", to: fd) }
         let name = members[fd]?.name
         if text.hasPrefix("/") {
@@ -145,8 +154,11 @@ private struct ChatRoom {
                 let names = members.values.compactMap(\.name).sorted()
                 send("who: \(names.joined(separator: ", "))\n", to: fd)
             case "/quit":
-                send("bye\n", to: fd)
+                // Gone for everyone at once: announced now, sent nothing more but "bye".
                 members[fd]?.quitting = true
+                members[fd]?.name = nil
+                if let name { broadcast("* \(name) left\n", except: fd) }
+                send("bye\n", to: fd)
             default: send("error: unknown command\n", to: fd)
             }
             return

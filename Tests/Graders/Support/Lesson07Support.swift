@@ -2,42 +2,33 @@ import Foundation
 import GradingHarness
 import SocketKit
 
-/// A learner's server function (lesson 7) running on a thread of its own, as a program
-/// would run it: on a listener the harness made, told to stop through a pipe.
-///
-/// The harness keeps the listener and both ends of the stop pipe; the learner's function
-/// must close only what it accepted.
-final class RunningServer: @unchecked Sendable {
-    let listener: HarnessSocket
-    let address: SocketAddress
-    let stopRead: Int32
-    private let stopWrite: Int32
+/// A learner's function running on a thread of its own, as a program would run it (a
+/// server's loop, a chat client's loop), watched from the check's thread: how it ended, and
+/// the processor time its thread used.
+final class LearnerThread: @unchecked Sendable {
     private let lock = NSLock()
     private var outcome: Result<Void, any Error>?
     private var clock: clockid_t?
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Starts `body(listener, stop)` on a new thread; a stale errno is left on that thread
-    /// first (rule 1: a call that works must not be judged by an old errno).
-    init(_ random: SeededGenerator, host: String = "127.0.0.1", body: @escaping @Sendable (Int32, Int32) throws -> Void) throws {
-        listener = try HarnessSocket.listener(host: host, backlog: 128, ownsAccepted: false)
-        address = try listener.localAddress
-        var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { throw SocketError(call: "pipe") }
-        (stopRead, stopWrite) = (ends[0], ends[1])
-        let (listenerFD, stop) = (listener.fd, stopRead)
+    /// Starts `body` on a new thread, with a stale errno left on that thread first (rule 1: a
+    /// call that works must not be judged by an old errno). A stub throws at once: then
+    /// `NotStarted` is thrown here, after `cleanUp`.
+    init(_ random: SeededGenerator, name: String, cleanUp: () -> Void, body: @escaping @Sendable () throws -> Void) throws {
         let stale = random.pick([EINTR, EAGAIN, EBADF, ECONNREFUSED, EINVAL])
-        Thread {
+        let thread = Thread {
             var clock = clockid_t()
             if pthread_getcpuclockid(pthread_self(), &clock) == 0 { self.lock.withLock { self.clock = clock } }
             errno = stale
-            let result = Result { try body(listenerFD, stop) }
+            let result = Result { try body() }
             self.lock.withLock { self.outcome = result }
             self.finished.signal()
-        }.start()
-        // A stub throws at once: that is "not started", not a server that gave up.
+        }
+        thread.name = "learner: \(name)"
+        thread.start()
+        // A stub throws at once: that is "not started", not a function that gave up.
         if case .failure(let error as NotStarted)? = waitForReturn(0.05) {
-            tearDown()
+            cleanUp()
             throw error
         }
     }
@@ -45,7 +36,7 @@ final class RunningServer: @unchecked Sendable {
     /// How it ended; nil while it runs.
     var result: Result<Void, any Error>? { lock.withLock { outcome } }
 
-    /// Processor time the server's thread has used so far (nil once it has ended).
+    /// Processor time the thread has used so far (nil once it has ended).
     var cpuSeconds: Double? {
         guard result == nil, let clock = lock.withLock({ clock }) else { return nil }
         var time = timespec()
@@ -53,18 +44,12 @@ final class RunningServer: @unchecked Sendable {
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
-    /// The processor time the server used over `seconds` of waiting: near 0 for a server
-    /// that blocks in poll, about `seconds` for one that spins.
+    /// The processor time the thread used over `seconds` of waiting: near 0 for a loop that
+    /// blocks in poll, about `seconds` for one that spins.
     func cpuWhileWaiting(_ seconds: Double) -> Double {
         let before = cpuSeconds ?? 0
         Thread.sleep(forTimeInterval: seconds)
         return max(0, (cpuSeconds ?? before) - before)
-    }
-
-    /// Writes the stop byte (once).
-    func requestStop() {
-        var byte: UInt8 = 1
-        _ = write(stopWrite, &byte, 1)
     }
 
     /// Waits up to `seconds` for the function to return. nil: still running.
@@ -73,6 +58,53 @@ final class RunningServer: @unchecked Sendable {
         _ = finished.wait(timeout: .now() + seconds)
         return result
     }
+}
+
+/// A learner's server function (lessons 7 and 8) running on a thread of its own, as a
+/// program would run it: on a listener the harness made, told to stop through a pipe.
+///
+/// The harness keeps the listener and both ends of the stop pipe; the learner's function
+/// must close only what it accepted.
+final class RunningServer: @unchecked Sendable {
+    let listener: HarnessSocket
+    let address: SocketAddress
+    let stopRead: Int32
+    private let stopWrite: Int32
+    private var thread: LearnerThread!
+
+    /// Starts `body(listener, stop)` on a new thread. With `sendBuffer`, the listener's
+    /// SO_SNDBUF is set first: the connections it accepts inherit it (and Linux then stops
+    /// growing it), so that a client that never reads fills the kernel's buffers after a few
+    /// kilobytes instead of megabytes.
+    init(_ random: SeededGenerator, host: String = "127.0.0.1", sendBuffer: Int32? = nil, body: @escaping @Sendable (Int32, Int32) throws -> Void) throws {
+        listener = try HarnessSocket.listener(host: host, backlog: 128, ownsAccepted: false)
+        if let sendBuffer { try listener.setOption(SOL_SOCKET, SO_SNDBUF, sendBuffer, "SO_SNDBUF") }
+        address = try listener.localAddress
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { throw SocketError(call: "pipe") }
+        (stopRead, stopWrite) = (ends[0], ends[1])
+        let (listenerFD, stop) = (listener.fd, stopRead)
+        thread = try LearnerThread(random, name: "server", cleanUp: closeDescriptors) { try body(listenerFD, stop) }
+    }
+
+    /// How it ended; nil while it runs.
+    var result: Result<Void, any Error>? { thread.result }
+
+    /// Processor time the server's thread has used so far (nil once it has ended).
+    var cpuSeconds: Double? { thread.cpuSeconds }
+
+    /// The processor time the server used over `seconds` of waiting: near 0 for a server
+    /// that blocks in poll, about `seconds` for one that spins.
+    func cpuWhileWaiting(_ seconds: Double) -> Double { thread.cpuWhileWaiting(seconds) }
+
+    /// Writes the stop byte (once).
+    func requestStop() {
+        var byte: UInt8 = 1
+        _ = write(stopWrite, &byte, 1)
+    }
+
+    /// Waits up to `seconds` for the function to return. nil: still running.
+    func waitForReturn(_ seconds: Double) -> Result<Void, any Error>? { thread.waitForReturn(seconds) }
 
     /// True when the stop byte is still in the pipe: the server did not read it.
     var stopByteStillThere: Bool {
@@ -85,13 +117,15 @@ final class RunningServer: @unchecked Sendable {
     func tearDown() {
         requestStop()
         if waitForReturn(2) == nil { _ = shutdown(listener.fd, Int32(SHUT_RDWR)) }
-        if waitForReturn(1) != nil {
-            _ = close(stopRead)
-            _ = close(stopWrite)
-            listener.close()
-        }
+        if waitForReturn(1) != nil { closeDescriptors() }
         // A server that never returns keeps its descriptors: closing them under it could
         // hand their numbers to the next check. The check has failed already.
+    }
+
+    private func closeDescriptors() {
+        _ = close(stopRead)
+        _ = close(stopWrite)
+        listener.close()
     }
 }
 
