@@ -203,7 +203,7 @@ private struct ChatRoom {
     mutating func flush(_ fd: Int32) {
         guard let member = members[fd] else { return }
         if !member.outgoing.isEmpty {
-            let sent = member.outgoing.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, sendNoSignal) }
+            let sent = member.outgoing.withUnsafeBytes { SocketKit.send(fd, $0.baseAddress, $0.count, sendNoSignal) }
             if sent > 0 {
                 members[fd]?.outgoing.removeFirst(sent)
             } else if sent < 0, errno != EINTR, errno != EAGAIN, errno != EWOULDBLOCK {

@@ -423,6 +423,7 @@ extension Hint {
     static let chatUTF8PerLine = Hint("chat-utf8-per-line", "Check UTF-8 on whole lines, not on what one recv brought: a character of several bytes can be cut between two recvs.")
     static let chatOrder = Hint("chat-order", "Handle each client's lines in the order they came, and queue every message for all its receivers at once, at the end of each queue: then everyone sees the messages in the order the server read them.")
     static let chatMessageFormat = Hint("chat-message-format", "A message goes out as \"NAME: TEXT\\n\": the sender's nickname, a colon and one space, the text exactly as it came (spaces kept, only the \"\\n\" and a \"\\r\" before it removed).")
+    static let chatEmptyLine = Hint("chat-empty-line", "An empty line from a named client is a message like any other: broadcast \"NAME: \\n\" (the name, a colon, a space, nothing, the \"\\n\").")
     static let chatUnnamedReceive = Hint("chat-unnamed-receive", "A client without a nickname is not in the room yet: broadcast only to clients whose nickname is set.")
     static let chatNeedsNick = Hint("chat-needs-nick", "Before a client has a nickname, answer a message or /who with \"error: pick a nickname first with /nick NAME\\n\", to it alone, and do nothing else with the line.")
     static let chatBadNickAccepted = Hint("chat-bad-nickname-accepted", "Check a nickname before taking it: 1 to 16 bytes (count name.utf8, not characters: 张 is 3 bytes), every scalar a letter (any script), a digit 0-9, \"_\" or \"-\"; nothing else, no space. Otherwise answer \"error: bad nickname\\n\".")
@@ -587,14 +588,14 @@ final class ChatScene {
                     throw fail(expected: "\(receiver.label) to receive \(what)", actual: at + (hint == .chatEcho ? ", its own message" : ", which is no message that was sent"), hint: hint)
                 }
                 let entry = plan[senderIndex]
-                let body = String(text.dropFirst(entry.sender.name!.utf8.count + 2))
+                let body = String(decoding: line.dropFirst(entry.sender.name!.utf8.count + 2), as: UTF8.self)
                 if entry.sender === receiver {
                     throw fail(expected: "\(receiver.label) to receive \(what), never its own", actual: at + ": its own message, sent back to it", hint: .chatEcho)
                 }
                 guard let message = entry.texts.firstIndex(of: body) else {
                     let near = entry.texts.contains { !body.isEmpty && $0 != body && ($0.contains(body) || body.contains($0)) }
                     let format = entry.texts.contains { $0.trimmingCharacters(in: .whitespaces) == body.trimmingCharacters(in: .whitespaces) }
-                    throw fail(expected: "\(receiver.label) to receive \(what)", actual: at + ", which \(entry.sender.label) never sent as one line" + (near ? " (it is part of a line it sent, or more than one)" : ""), hint: format && !near ? .chatMessageFormat : mangled)
+                    throw fail(expected: "\(receiver.label) to receive \(what)", actual: at + ", which \(entry.sender.label) never sent as one line" + (format ? " (it sent it with other spaces at its ends)" : near ? " (it is part of a line it sent, or more than one)" : ""), hint: format ? .chatMessageFormat : mangled)
                 }
                 if seen.contains(where: { $0 == (senderIndex, message) }) {
                     throw fail(expected: "\(receiver.label) to receive \(what)", actual: at + ", which it had received already", hint: .chatSentTwice)
@@ -607,14 +608,16 @@ final class ChatScene {
             if lines.count < total {
                 var absent: [String] = []
                 var notFirstAbsent = false
+                var onlyEmpty = true
                 for (index, entry) in expected {
                     for (message, text) in entry.texts.enumerated() where !seen.contains(where: { $0 == (index, message) }) {
                         absent.append("\(entry.sender.name!): \(text)")
                         if entry.notFirst.contains(message) { notFirstAbsent = true }
+                        if !text.isEmpty { onlyEmpty = false }
                     }
                 }
                 let shown = absent.prefix(3).map { escaped(Array(($0 + "\n").utf8)) }.joined(separator: ", ") + (absent.count > 3 ? " and \(absent.count - 3) more" : "")
-                throw fail(expected: "\(receiver.label) to receive \(what)", actual: "it received \(lines.count) of them, then \(end?.described ?? "nothing") within \(Probe.secondsText(seconds)); missing: \(shown)", hint: missing(notFirstAbsent))
+                throw fail(expected: "\(receiver.label) to receive \(what)", actual: "it received \(lines.count) of them, then \(end?.described ?? "nothing") within \(Probe.secondsText(seconds)); missing: \(shown)", hint: onlyEmpty ? .chatEmptyLine : missing(notFirstAbsent))
             }
             orders.append((receiver, seen))
         }
