@@ -273,6 +273,40 @@ enum ChatInputs {
     }
 }
 
+/// What the kernel holds between a learner's socket and the harness's end of the same
+/// connection: bytes written but not yet sent on the learner's side, and bytes arrived but not
+/// yet read on the harness's. A server's own queue for a client that does not read is then
+/// everything it was given to send that client, less this. Nil when it cannot be read (the
+/// learner's socket is gone, or the platform cannot say).
+struct KernelHeld {
+    let learner: Int32
+    private let identity: [UInt64]?
+    let harness: Int32
+
+    /// Finds the learner's end of `client`'s connection among the sockets the harness does not own.
+    init?(serverEndOf client: HarnessSocket) {
+        guard let local = try? client.localAddress,
+              let fd = DescriptorCensus.take().sockets.first(where: { (try? Inspect.peerAddress($0)) == local }) else { return nil }
+        learner = fd
+        identity = Inspect.identity(fd)
+        harness = client.fd
+    }
+
+    var bytes: Int? {
+        guard identity != nil, Inspect.identity(learner) == identity else { return nil }
+        var unsent: Int32 = 0
+        #if canImport(Darwin)
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(learner, SOL_SOCKET, SO_NWRITE, &unsent, &length) == 0 else { return nil }
+        #else
+        guard ioctl(learner, UInt(0x894B), &unsent) == 0 else { return nil }  // SIOCOUTQNSD: written, not yet sent
+        #endif
+        var unread: Int32 = 0
+        guard ioctl(harness, UInt(FIONREAD), &unread) == 0 else { return nil }
+        return Int(unsent) + Int(unread)
+    }
+}
+
 /// The line a client sends, as bytes, and how it reads in a message.
 func chatLine(_ text: String) -> [UInt8] { Array((text + "\n").utf8) }
 
@@ -505,6 +539,22 @@ final class ChatScene {
             hint: hint(next))
     }
 
+    /// The next lines `client` receives must be `lines`, in any order (events of different
+    /// clients that happened at once).
+    func expectInAnyOrder(_ client: ChatClient, _ lines: [String], _ why: String, within seconds: Double = 1, hint: (ChatClient.Next) -> Hint) throws {
+        var waiting = lines
+        while !waiting.isEmpty {
+            let next = try client.next(within: seconds)
+            guard let line = next.line, let index = waiting.firstIndex(of: line) else {
+                throw fail(
+                    expected: "\(client.label) to receive \(waiting.map { escaped(Array(($0 + "\n").utf8)) }.joined(separator: " and ")) (\(why)), in any order",
+                    actual: "the next thing it received was \(next.described)" + (next == .nothing([]) ? " within \(Probe.secondsText(seconds))" : ""),
+                    hint: hint(next))
+            }
+            waiting.remove(at: index)
+        }
+    }
+
     /// `client` takes `name` with its first /nick: it is welcomed and every other named
     /// client is told, as the next line each receives.
     func join(_ client: ChatClient, as name: String, lineEnd: String = "\n", firstLineHint: ((ChatClient.Next) -> Hint?)? = nil) throws {
@@ -514,6 +564,8 @@ final class ChatScene {
             if let hint = firstLineHint?(next) { return hint }
             if next.line == "error: bad nickname" { return .chatGoodNickRejected }
             if next.line == "error: nickname taken" { return .chatNickFreed }
+            // It had no nickname until now: an announcement or a message came to it meanwhile.
+            if let line = next.line, line.hasPrefix("* ") || others.contains(where: { line.hasPrefix("\($0.name!): ") }) { return .chatUnnamedReceive }
             return .chatWelcome
         }
         client.name = name
@@ -571,45 +623,60 @@ final class ChatScene {
     /// `mangled` names the mistake when a line is not one that was sent, `missing` when
     /// some never came (given whether a message that was not first in its send went missing).
     func expectMessages(_ plan: [Planned], within seconds: Double, mangled: Hint, missing: (Bool) -> Hint) throws {
-        var orders: [(receiver: ChatClient, seen: [(sender: Int, message: Int)])] = []
+        // Everything each receiver got first (one deadline for all), then the verdict: a line
+        // that was never sent explains more than an error reply, a repeat or a gap does.
+        let deadline = Clock.now + seconds
+        var received: [(receiver: ChatClient, lines: [[UInt8]], end: ChatClient.Next?, total: Int)] = []
         for receiver in named {
-            let expected = plan.enumerated().filter { $0.element.sender !== receiver }
-            let total = expected.map(\.element.texts.count).reduce(0, +)
-            let (lines, end) = try receiver.lines(total, within: seconds)
+            let total = plan.filter { $0.sender !== receiver }.map(\.texts.count).reduce(0, +)
+            let (lines, end) = try receiver.lines(total, within: max(0.05, deadline - Clock.now))
+            received.append((receiver, lines, end, total))
+        }
+        let what = { (total: Int) in "the \(total) messages the other named clients sent, each once, each sender's in the order sent" }
+        func sender(of text: String) -> Int? { plan.firstIndex { text.hasPrefix("\($0.sender.name!): ") } }
+        func body(_ line: [UInt8], _ index: Int) -> String { String(decoding: line.dropFirst(plan[index].sender.name!.utf8.count + 2), as: UTF8.self) }
+        // A line some sender never sent: the worst news, wherever it is.
+        for (receiver, lines, _, total) in received {
+            for (number, line) in lines.enumerated() {
+                let text = String(decoding: line, as: UTF8.self)
+                guard let index = sender(of: text), plan[index].sender !== receiver else { continue }
+                let body = body(line, index)
+                guard !plan[index].texts.contains(body) else { continue }
+                let texts = plan[index].texts
+                let near = texts.contains { !body.isEmpty && $0 != body && ($0.contains(body) || body.contains($0)) }
+                let format = texts.contains { $0.trimmingCharacters(in: .whitespaces) == body.trimmingCharacters(in: .whitespaces) }
+                throw fail(expected: "\(receiver.label) to receive \(what(total))", actual: "line \(number + 1) of what it received was \(escaped(line + [10])), which \(plan[index].sender.label) never sent as one line" + (format ? " (it sent it with other spaces at its ends)" : near ? " (it is part of a line it sent, or more than one)" : ""), hint: format ? .chatMessageFormat : mangled)
+            }
+        }
+        var orders: [(receiver: ChatClient, seen: [(sender: Int, message: Int)])] = []
+        for (receiver, lines, end, total) in received {
             var seen: [(sender: Int, message: Int)] = []
-            let what = "the \(total) messages the other named clients sent, each once, each sender's in the order sent"
             for (number, line) in lines.enumerated() {
                 let text = String(decoding: line, as: UTF8.self)
                 let at = "line \(number + 1) of what it received was \(escaped(line + [10]))"
-                guard let senderIndex = plan.firstIndex(where: { text.hasPrefix("\($0.sender.name!): ") }) else {
+                guard let index = sender(of: text) else {
                     let hint: Hint = text.hasPrefix("\(receiver.name!): ") ? .chatEcho
                         : text == "error: not UTF-8" ? .chatUTF8PerLine
                         : plan.contains(where: { $0.texts.contains(text) }) || text.contains(":") ? .chatMessageFormat : mangled
-                    throw fail(expected: "\(receiver.label) to receive \(what)", actual: at + (hint == .chatEcho ? ", its own message" : ", which is no message that was sent"), hint: hint)
+                    throw fail(expected: "\(receiver.label) to receive \(what(total))", actual: at + (hint == .chatEcho ? ", its own message" : ", which is no message that was sent"), hint: hint)
                 }
-                let entry = plan[senderIndex]
-                let body = String(decoding: line.dropFirst(entry.sender.name!.utf8.count + 2), as: UTF8.self)
-                if entry.sender === receiver {
-                    throw fail(expected: "\(receiver.label) to receive \(what), never its own", actual: at + ": its own message, sent back to it", hint: .chatEcho)
+                if plan[index].sender === receiver {
+                    throw fail(expected: "\(receiver.label) to receive \(what(total)), never its own", actual: at + ": its own message, sent back to it", hint: .chatEcho)
                 }
-                guard let message = entry.texts.firstIndex(of: body) else {
-                    let near = entry.texts.contains { !body.isEmpty && $0 != body && ($0.contains(body) || body.contains($0)) }
-                    let format = entry.texts.contains { $0.trimmingCharacters(in: .whitespaces) == body.trimmingCharacters(in: .whitespaces) }
-                    throw fail(expected: "\(receiver.label) to receive \(what)", actual: at + ", which \(entry.sender.label) never sent as one line" + (format ? " (it sent it with other spaces at its ends)" : near ? " (it is part of a line it sent, or more than one)" : ""), hint: format ? .chatMessageFormat : mangled)
+                let message = plan[index].texts.firstIndex(of: body(line, index))!
+                if seen.contains(where: { $0 == (index, message) }) {
+                    throw fail(expected: "\(receiver.label) to receive \(what(total))", actual: at + ", which it had received already", hint: .chatSentTwice)
                 }
-                if seen.contains(where: { $0 == (senderIndex, message) }) {
-                    throw fail(expected: "\(receiver.label) to receive \(what)", actual: at + ", which it had received already", hint: .chatSentTwice)
+                if let last = seen.last(where: { $0.sender == index }), last.message > message {
+                    throw fail(expected: "\(receiver.label) to receive \(what(total))", actual: at + ", which \(plan[index].sender.label) sent before \(escaped(Array(plan[index].texts[last.message].utf8))), received earlier", hint: .chatOrder)
                 }
-                if let last = seen.last(where: { $0.sender == senderIndex }), last.message > message {
-                    throw fail(expected: "\(receiver.label) to receive \(what)", actual: at + ", which \(entry.sender.label) sent before \(escaped(Array(entry.texts[last.message].utf8))), received earlier", hint: .chatOrder)
-                }
-                seen.append((senderIndex, message))
+                seen.append((index, message))
             }
             if lines.count < total {
                 var absent: [String] = []
                 var notFirstAbsent = false
                 var onlyEmpty = true
-                for (index, entry) in expected {
+                for (index, entry) in plan.enumerated() where entry.sender !== receiver {
                     for (message, text) in entry.texts.enumerated() where !seen.contains(where: { $0 == (index, message) }) {
                         absent.append("\(entry.sender.name!): \(text)")
                         if entry.notFirst.contains(message) { notFirstAbsent = true }
@@ -617,7 +684,7 @@ final class ChatScene {
                     }
                 }
                 let shown = absent.prefix(3).map { escaped(Array(($0 + "\n").utf8)) }.joined(separator: ", ") + (absent.count > 3 ? " and \(absent.count - 3) more" : "")
-                throw fail(expected: "\(receiver.label) to receive \(what)", actual: "it received \(lines.count) of them, then \(end?.described ?? "nothing") within \(Probe.secondsText(seconds)); missing: \(shown)", hint: onlyEmpty ? .chatEmptyLine : missing(notFirstAbsent))
+                throw fail(expected: "\(receiver.label) to receive \(what(total))", actual: "it received \(lines.count) of them, then \(end?.described ?? "nothing") within \(Probe.secondsText(seconds)); missing: \(shown)", hint: onlyEmpty ? .chatEmptyLine : missing(notFirstAbsent))
             }
             orders.append((receiver, seen))
         }
