@@ -189,6 +189,7 @@ final class Lesson08ChatGrader: GraderCase {
             for name in ChatInputs.names(count + 4, probe.random) where names.count < count && !names.contains(name) { names.append(name) }
             var generator = probe.random
             names.shuffle(using: &generator)
+            if names == names.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { names.reverse() }  // joined out of order
             let fresh = ChatInputs.names(count + 6, probe.random).filter { !names.contains($0) }
             let scene = try Self.chatServer(probe)
             defer { scene.tearDown() }
@@ -347,8 +348,18 @@ final class Lesson08ChatGrader: GraderCase {
             let chinese = probe.random.int(in: 1...5)
             let sixteen = String((0..<chinese).map { _ in probe.random.pick(Array("张伟王芳李娜刘洋")) }) + String(repeating: probe.random.pick(["x", "Y", "_", "-", "7"]), count: 16 - 3 * chinese)
             try scene.join(newcomer, as: sixteen)
+            // A nickname may start with a digit, "-" or "_".
+            let odd = probe.random.pick(["7", "-", "_", "0"]) + String((0..<probe.random.int(in: 1...4)).map { _ in probe.random.pick(Array("ab-_9Zé张")) })  // 13 bytes at most
+            try first.send(chatLine("/nick \(odd)"))
+            try scene.expect(first, "ok, now \(odd)", "its answer to /nick \(odd), a good nickname (letters, digits 0-9, \"_\" and \"-\", in any order)") { next in
+                next.line == "error: bad nickname" ? .chatGoodNickRejected : .chatRename
+            }
+            for other in [second, newcomer] {
+                try scene.expect(other, "* \(first.name!) is now \(odd)", "\(first.label) changed its nickname") { _ in .chatRename }
+            }
+            first.name = odd
             // A named client asks for a taken name: refused, and it keeps its own.
-            try second.send(chatLine("/nick \(probe.random.pick([names[0], sixteen]))"))
+            try second.send(chatLine("/nick \(probe.random.pick([odd, sixteen]))"))
             try scene.expect(second, "error: nickname taken", "its answer to /nick with a nickname another client has") { _ in .chatNickTaken }
             try scene.sync("a named client asked for a taken nickname (it keeps its own)", fallback: .chatNickTaken)
         }
@@ -541,7 +552,9 @@ final class Lesson08ChatGrader: GraderCase {
                 let next = try watcher.next(within: max(0, 0.5 - (Clock.now - started)))
                 guard let line = next.line else {
                     watcher.note("\(watcher.label) read \(watcher.unrecordedBytes) bytes of the flood")
-                    throw scene.fail(expected: "burst \(bursts) of \(flooder.label) (\(lines.count) lines) to reach \(watcher.label) within 0.5 s, while \(hog.label) does not read", actual: "\(received) of its lines came, then \(next.described) (the server had been given \(toHog - size) bytes for \(hog.label) before this burst)", hint: .chatSlowClientBlocks)
+                    // Closed: the server cut off a client that reads everything at once.
+                    let closed = if case .closed = next { true } else { false }
+                    throw scene.fail(expected: "burst \(bursts) of \(flooder.label) (\(lines.count) lines) to reach \(watcher.label) within 0.5 s, while \(hog.label) does not read", actual: "\(received) of its lines came, then \(next.described) (the server had been given \(toHog - size) bytes for \(hog.label) before this burst)", hint: closed ? .chatQueueCapEarly : .chatSlowClientBlocks)
                 }
                 if line == "* \(names[2]) left" {
                     cut = true
@@ -705,13 +718,13 @@ final class Lesson08ChatGrader: GraderCase {
         }
     }
 
-    /// Bytes a server might send: whole lines, and a line cut in two.
-    private static func serverBytes(_ random: SeededGenerator) -> [UInt8] {
+    /// Bytes a server might send: whole lines, or (always with `cut`) ending inside a line.
+    private static func serverBytes(_ random: SeededGenerator, cut: Bool = false) -> [UInt8] {
         let lines = (0..<random.int(in: 1...3)).map { index -> String in
             random.pick(["* 张伟 joined", "bob: \(ChatInputs.text(random, tag: "[s\(index)]"))", "who: a, b, 张伟", "ok, now Мария"])
         }
         let bytes = lines.flatMap(chatLine)
-        return random.int(in: 0...1) == 0 ? bytes : Array(bytes.prefix(random.int(in: 1...bytes.count)))
+        return cut || random.int(in: 0...1) == 0 ? Array(bytes.prefix(random.int(in: 1...(bytes.count - 1)))) : bytes
     }
 
     // Both directions at once: what the server sends reaches the screen while nothing is
@@ -728,7 +741,7 @@ final class Lesson08ChatGrader: GraderCase {
             for round in 1...rounds {
                 for side in (round % 2 == (serverFirst ? 1 : 0)) ? [0, 1] : [1, 0] {
                     if side == 0 {
-                        var bytes = Self.serverBytes(probe.random)
+                        var bytes = Self.serverBytes(probe.random, cut: round == 1)  // a partial line at least once
                         if round == big { bytes += Array(String(repeating: "恭喜您传输成功 ", count: probe.random.int(in: 3000...6000)).utf8) + [10] }
                         try client.serverSends(bytes)
                         // Small pieces must come at once; more than 64 KB may take a little longer.
