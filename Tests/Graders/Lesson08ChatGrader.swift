@@ -28,12 +28,14 @@ final class Lesson08ChatGrader: GraderCase {
         }
     }
 
-    /// A client without a nickname takes one: its very first line must be its welcome. A
-    /// broadcast that reached it while it had no nickname would come first.
-    private static func expectHeardNothingWhileUnnamed(_ scene: ChatScene, _ client: ChatClient, name: String) throws {
-        try scene.join(client, as: name) { next in
-            guard let line = next.line, !line.hasPrefix("welcome "), !line.hasPrefix("error: ") else { return nil }
-            return .chatUnnamedReceive
+    /// Clients without a nickname take one each: each one's very first line must be its
+    /// welcome. A broadcast that reached it while it had no nickname would come first.
+    private static func expectHeardNothingWhileUnnamed(_ scene: ChatScene, _ clients: [ChatClient], names: [String]) throws {
+        for (client, name) in zip(clients, names) {
+            try scene.join(client, as: name) { next in
+                guard let line = next.line, !line.hasPrefix("welcome "), !line.hasPrefix("error: ") else { return nil }
+                return .chatUnnamedReceive
+            }
         }
     }
 
@@ -52,12 +54,9 @@ final class Lesson08ChatGrader: GraderCase {
             defer { scene.tearDown() }
             probe.transcript.note("\(unnamedCount) client(s) connect and say nothing; then \(count) clients take the nicknames \(names.prefix(count).map { "\"\($0)\"" }.joined(separator: ", ")), one after the other")
             let unnamed = try (0..<unnamedCount).map { _ in try scene.connect() }
-            let clients = try (0..<count).map { _ in try scene.connect() }
-            for (client, name) in zip(clients, names) { try scene.join(client, as: name) }
+            _ = try scene.connectAndJoin(Array(names.prefix(count)))
             try scene.sync("\(count) clients joined", fallback: .chatJoinAnnounced)
-            for (client, name) in zip(unnamed, names.dropFirst(count)) {
-                try Self.expectHeardNothingWhileUnnamed(scene, client, name: name)
-            }
+            try Self.expectHeardNothingWhileUnnamed(scene, unnamed, names: Array(names.dropFirst(count)))
         }
     }
 
@@ -73,8 +72,7 @@ final class Lesson08ChatGrader: GraderCase {
             let scene = try Self.chatServer(probe)
             defer { scene.tearDown() }
             let unnamed = try (0..<unnamedCount).map { _ in try scene.connect() }
-            let clients = try (0..<count).map { _ in try scene.connect() }
-            for (client, name) in zip(clients, names) { try scene.join(client, as: name) }
+            let clients = try scene.connectAndJoin(Array(names.prefix(count)))
             // Each client's messages, grouped into sends of one to three whole lines.
             var plan: [ChatScene.Planned] = []
             var sends: [(client: ChatClient, bytes: [UInt8])] = []
@@ -107,9 +105,7 @@ final class Lesson08ChatGrader: GraderCase {
             for (client, bytes) in sends { try client.send(bytes) }
             try scene.expectMessages(plan, within: 2, mangled: .chatLeftovers) { notFirstMissing in notFirstMissing ? .chatLeftovers : .chatMissing }
             try scene.sync("every message was delivered", fallback: .chatSentTwice)
-            for (client, name) in zip(unnamed, names.dropFirst(count)) {
-                try Self.expectHeardNothingWhileUnnamed(scene, client, name: name)
-            }
+            try Self.expectHeardNothingWhileUnnamed(scene, unnamed, names: Array(names.dropFirst(count)))
         }
     }
 
@@ -124,8 +120,7 @@ final class Lesson08ChatGrader: GraderCase {
             let names = ChatInputs.names(count, probe.random)
             let scene = try Self.chatServer(probe)
             defer { scene.tearDown() }
-            let clients = try (0..<count).map { _ in try scene.connect() }
-            for (client, name) in zip(clients, names) { try scene.join(client, as: name) }
+            let clients = try scene.connectAndJoin(Array(names.prefix(count)))
             var plan: [ChatScene.Planned] = []
             var pieces: [[[UInt8]]] = []
             for (index, client) in clients.enumerated() {
@@ -194,8 +189,7 @@ final class Lesson08ChatGrader: GraderCase {
             let scene = try Self.chatServer(probe)
             defer { scene.tearDown() }
             let latecomer = try scene.connect()
-            let clients = try (0..<count).map { _ in try scene.connect() }
-            for (client, name) in zip(clients, names) { try scene.join(client, as: name) }
+            let clients = try scene.connectAndJoin(Array(names.prefix(count)))
 
             let who = { (asker: ChatClient) in
                 let expected = ChatScene.whoLine(scene.named.map { $0.name! })
@@ -262,9 +256,8 @@ final class Lesson08ChatGrader: GraderCase {
             let baseline = DescriptorCensus.take()
             let scene = try Self.chatServer(probe)
             defer { scene.tearDown() }
-            let clients = try (0..<count).map { _ in try scene.connect() }
+            let clients = try scene.connectAndJoin(names)
             let (closer, resetter, quitter) = (try scene.connect(), try scene.connect(), try scene.connect())
-            for (client, name) in zip(clients, names) { try scene.join(client, as: name) }
             var generator = probe.random
             let order = clients.shuffled(using: &generator)
             let (leaver, aborter) = (order[0], order[1])
@@ -621,9 +614,8 @@ final class Lesson08ChatGrader: GraderCase {
             defer { scene.tearDown() }
             let count = probe.random.int(in: 3...5)
             let names = ChatInputs.names(count, probe.random)
-            let clients = try (0..<count).map { _ in try scene.connect() }
+            let clients = try scene.connectAndJoin(names)
             let (unnamed, partial) = (try scene.connect(), try scene.connect())
-            for (client, name) in zip(clients, names) { try scene.join(client, as: name) }
             try partial.send(Array("half a li".utf8))
             try scene.sync("\(count) clients joined", fallback: .chatJoinAnnounced)
             let idle = scene.server.cpuWhileWaiting(0.4)
@@ -656,19 +648,13 @@ final class Lesson08ChatGrader: GraderCase {
             defer { scene.tearDown() }
             let count = probe.random.int(in: 2...4)
             let names = ChatInputs.names(count, probe.random)
-            let clients = try (0..<count).map { _ in try scene.connect() }
+            _ = try scene.connectAndJoin(names)
             let others = try (0..<probe.random.int(in: 1...2)).map { _ in try scene.connect() }
-            for (client, name) in zip(clients, names) { try scene.join(client, as: name) }
             try others[0].send(Array("/ni".utf8))
             try scene.sync("\(count) clients joined", fallback: .chatJoinAnnounced)
             scene.server.requestStop()
             probe.transcript.note("the harness wrote a byte to the stop pipe")
-            guard let result = scene.server.waitForReturn(1) else {
-                throw probe.fail(expected: "serveChat to return within 1 s of the stop byte", actual: "it was still running", hint: .pollStop)
-            }
-            if case .failure(let error) = result {
-                throw probe.fail(expected: "serveChat to return normally when stopped", actual: "it threw \(error)", hint: .pollStop)
-            }
+            try Lesson07Grading.expectNormalReturn("serveChat", scene.server.waitForReturn, within: 1, after: "the stop byte", when: "when stopped", probe: probe, hint: .pollStop)
             for client in scene.clients {
                 let (closed, _, _) = try client.closes(within: 0.5)
                 guard closed else {
@@ -693,19 +679,8 @@ final class Lesson08ChatGrader: GraderCase {
     func test12_badListener() throws {
         try grade {
             let probe = Probe("serveChat(_:stop:maxLine:maxQueued:) throws SocketError at once when the listener is not usable: a closed descriptor, a pipe, a socket that is not listening")
-            let closed = ErrorInputs.closedDescriptor(probe.random)
-            try Lesson07Grading.expectFailure(probe, "a closed descriptor (\(closed))", codes: [EBADF]) { stop in
-                try serveChat(closed, stop: stop, maxLine: 1024, maxQueued: 65_536)
-            }
-            try ErrorInputs.withPipe { pipeEnd in
-                try Lesson07Grading.expectFailure(probe, "the read end of a pipe", codes: [ENOTSOCK]) { stop in
-                    try serveChat(pipeEnd, stop: stop, maxLine: 1024, maxQueued: 65_536)
-                }
-            }
-            let idle = try HarnessSocket.make(probe.random.pick([.inet, .inet6]))
-            defer { idle.close() }
-            try Lesson07Grading.expectFailure(probe, "a TCP socket that is not listening", codes: [EINVAL]) { stop in
-                try serveChat(idle.fd, stop: stop, maxLine: 1024, maxQueued: 65_536)
+            try Lesson07Grading.expectBadListenersRefused(probe) { listener, stop in
+                try serveChat(listener, stop: stop, maxLine: 1024, maxQueued: 65_536)
             }
         }
     }
@@ -814,12 +789,7 @@ final class Lesson08ChatGrader: GraderCase {
                 throw probe.fail(expected: "what the server sent after \"bye\" (before it closed) written to output", actual: client.result.map { "the client had \(Lesson07Grading.describe($0))" } ?? "it did not come out within 0.5 s", hint: .chatClientWaits)
             }
             try client.serverCloses()
-            guard let result = client.waitForReturn(0.5) else {
-                throw probe.fail(expected: "runChatClient to return within 0.5 s of the server closing", actual: "it was still running", hint: .chatClientReturns)
-            }
-            if case .failure(let error) = result {
-                throw probe.fail(expected: "runChatClient to return normally when the server closes", actual: "it threw \(error)", hint: .chatClientReturns)
-            }
+            try Lesson07Grading.expectNormalReturn("runChatClient", client.waitForReturn, within: 0.5, after: "the server closing", when: "when the server closes", probe: probe, hint: .chatClientReturns)
             guard client.connectionStillOpen else {
                 throw probe.fail(expected: "the connection left open (fcntl F_GETFD on it succeeds): it is the caller's", actual: "it was closed", hint: .chatClientClosesConnection)
             }

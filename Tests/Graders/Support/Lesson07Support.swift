@@ -136,21 +136,7 @@ struct EchoClient {
     let transcript: Transcript
 
     init(_ address: SocketAddress, number: Int, transcript: Transcript, receiveBuffer: Int32? = nil) throws {
-        // A small receive buffer must be set before connecting to take effect on the window.
-        if let receiveBuffer {
-            let socket = try HarnessSocket.make(address.family)
-            try socket.setOption(SOL_SOCKET, SO_RCVBUF, receiveBuffer, "SO_RCVBUF")
-            let flags = fcntl(socket.fd, F_GETFL)
-            _ = fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK)
-            let started = try address.withSockAddr { SocketKit.connect(socket.fd, $0, $1) }
-            if started != 0 {
-                guard errno == EINPROGRESS, Inspect.waitWritable(socket.fd, seconds: 2) else { throw SocketError(call: "connect") }
-            }
-            _ = fcntl(socket.fd, F_SETFL, flags)
-            self.socket = socket
-        } else {
-            socket = try HarnessSocket.connect(to: address, seconds: 2)
-        }
+        socket = try HarnessSocket.connect(to: address, receiveBuffer: receiveBuffer)
         self.transcript = transcript
         connection = transcript.open("client \(number) -> server")
     }
@@ -189,6 +175,24 @@ struct EchoClient {
             }
         }
         return false
+    }
+}
+
+extension HarnessSocket {
+    /// Connects to `address` within 2 s; with `receiveBuffer`, SO_RCVBUF is set first (a small
+    /// receive buffer must be set before connecting to take effect on the window).
+    static func connect(to address: SocketAddress, receiveBuffer: Int32?) throws -> HarnessSocket {
+        guard let receiveBuffer else { return try connect(to: address, seconds: 2) }
+        let socket = try make(address.family)
+        try socket.setOption(SOL_SOCKET, SO_RCVBUF, receiveBuffer, "SO_RCVBUF")
+        let flags = fcntl(socket.fd, F_GETFL)
+        _ = fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK)
+        let started = try address.withSockAddr { SocketKit.connect(socket.fd, $0, $1) }
+        if started != 0 {
+            guard errno == EINPROGRESS, Inspect.waitWritable(socket.fd, seconds: 2) else { throw SocketError(call: "connect") }
+        }
+        _ = fcntl(socket.fd, F_SETFL, flags)
+        return socket
     }
 }
 
@@ -244,6 +248,34 @@ enum Lesson07Grading {
         case .failure(let error):
             throw probe.fail(expected: expected, actual: "it threw \(error)", hint: .serverErrorType)
         }
+    }
+
+    /// The learner's function, running on its own thread, must return normally within
+    /// `seconds` (of `after`: "its last handler"); `when` says when ("when stopped").
+    static func expectNormalReturn(
+        _ function: String, _ wait: (Double) -> Result<Void, any Error>?, within seconds: Double, after: String, when: String, probe: Probe, hint: Hint
+    ) throws {
+        guard let result = wait(seconds) else {
+            throw probe.fail(expected: "\(function) to return within \(Probe.secondsText(seconds)) of \(after)", actual: "it was still running", hint: hint)
+        }
+        if case .failure(let error) = result {
+            throw probe.fail(expected: "\(function) to return normally \(when)", actual: "it threw \(error)", hint: hint)
+        }
+    }
+
+    /// Rule 1 for a server function: a listener that is not open (a closed descriptor drawn
+    /// from the seed), not a socket (a pipe), or not listening (a TCP socket of either family):
+    /// SocketError at once, every time. `serve(listener, stop)` calls the learner's server.
+    static func expectBadListenersRefused(_ probe: Probe, _ serve: @escaping @Sendable (Int32, Int32) throws -> Void) throws {
+        let closed = ErrorInputs.closedDescriptor(probe.random)
+        try expectFailure(probe, "a closed descriptor (\(closed))", codes: [EBADF]) { stop in try serve(closed, stop) }
+        try ErrorInputs.withPipe { pipeEnd in
+            try expectFailure(probe, "the read end of a pipe", codes: [ENOTSOCK]) { stop in try serve(pipeEnd, stop) }
+        }
+        let idle = try HarnessSocket.make(probe.random.pick([.inet, .inet6]))
+        defer { idle.close() }
+        let fd = idle.fd
+        try expectFailure(probe, "a TCP socket that is not listening", codes: [EINVAL]) { stop in try serve(fd, stop) }
     }
 
     /// A client that writes as fast as it can and never reads, on a thread of its own,
@@ -379,4 +411,11 @@ extension Hint {
     static let pollHalfClose = Hint("poll-half-close", "recv returning 0 means the client will send no more, not that it stopped reading: send what is still pending, then close.")
     static let pollLeaks = Hint("poll-leaks", "Close a connection when its client resets or vanishes, when you drop it, and every one of them when you stop: each is a descriptor and a socket in the kernel.")
     static let pollStop = Hint("poll-stop", "Put the stop pipe in every poll (POLLIN); when it is readable, close your connections and return.")
+}
+
+extension Probe {
+    /// "0.5 s", for a wait in a message.
+    static func secondsText(_ value: Double) -> String {
+        String(format: "%.1f s", value)
+    }
 }
