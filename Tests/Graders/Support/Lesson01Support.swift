@@ -7,26 +7,12 @@ import SocketKit
 // even when the call also leaked), error inputs that the learner cannot special-case, and
 // a descriptor table made full in a way a deadline can undo.
 
-/// An errno value an earlier failed call could have left behind. Planted first thing on the
-/// learner's thread, it must not change what a call that succeeds does, and must not be
-/// what a call that fails reports. None of the calls lessons 1 and 2 make (nor a wrong
-/// getpeername, whose ENOTCONN must read as its own mistake) fails with these.
-struct StaleErrno: Sendable {
-    let code: Int32
-
-    init(_ random: SeededGenerator) {
-        code = random.pick([EINTR, EAGAIN, ETIMEDOUT, EHOSTUNREACH, ENOBUFS, EPIPE, ECONNRESET])
-    }
-
-    private init(code: Int32) { self.code = code }
-
-    /// errno cleared to 0: for a check that must not mix a stale errno into its verdict.
-    static let cleared = StaleErrno(code: 0)
-
-    /// Leaves `code` in errno on the calling thread.
-    func plant() { errno = code }
-
-    var name: String { errnoName(code) }
+extension StaleErrno {
+    /// The errno values lessons 1 and 2 leave behind. Planted first thing on the learner's
+    /// thread, one must not change what a call that succeeds does, and must not be what a
+    /// call that fails reports. None of the calls lessons 1 and 2 make (nor a wrong
+    /// getpeername, whose ENOTCONN must read as its own mistake) fails with these.
+    static let firstLessons: [Int32] = [EINTR, EAGAIN, ETIMEDOUT, EHOSTUNREACH, ENOBUFS, EPIPE, ECONNRESET]
 }
 
 /// What one learner call did, seen from its own thread.

@@ -20,7 +20,7 @@ enum OptionsLesson {
     /// A stale errno for a call that should succeed: a value none of this lesson's calls
     /// produces on its own, so an answer that throws it was reading errno after a success.
     static func staleErrno(_ random: SeededGenerator) -> Int32 {
-        random.pick([ENOENT, ENOSPC, EHOSTUNREACH, EIO])
+        StaleErrno(random, from: [ENOENT, ENOSPC, EHOSTUNREACH, EIO]).code
     }
 
     /// The hint for an error thrown by a call that should have succeeded: `stale` when the
