@@ -8,18 +8,18 @@ import SocketKit
 final class LearnerThread: @unchecked Sendable {
     private let lock = NSLock()
     private var outcome: Result<Void, any Error>?
-    private var clock: clockid_t?
+    private var activity: ThreadActivity?
     private let finished = DispatchSemaphore(value: 0)
 
     /// Starts `body` on a new thread, with a stale errno left on that thread first (rule 1: a
     /// call that works must not be judged by an old errno). A stub throws at once: then
     /// `NotStarted` is thrown here, after `cleanUp`.
     init(_ random: SeededGenerator, name: String, cleanUp: () -> Void, body: @escaping @Sendable () throws -> Void) throws {
-        let stale = random.pick([EINTR, EAGAIN, EBADF, ECONNREFUSED, EINVAL])
+        let stale = StaleErrno(random)
         let thread = Thread {
-            var clock = clockid_t()
-            if pthread_getcpuclockid(pthread_self(), &clock) == 0 { self.lock.withLock { self.clock = clock } }
-            errno = stale
+            let activity = ThreadActivity()
+            self.lock.withLock { self.activity = activity }
+            stale.plant()
             let result = Result { try body() }
             self.lock.withLock { self.outcome = result }
             self.finished.signal()
@@ -38,10 +38,8 @@ final class LearnerThread: @unchecked Sendable {
 
     /// Processor time the thread has used so far (nil once it has ended).
     var cpuSeconds: Double? {
-        guard result == nil, let clock = lock.withLock({ clock }) else { return nil }
-        var time = timespec()
-        guard clock_gettime(clock, &time) == 0 else { return nil }
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        guard result == nil else { return nil }
+        return lock.withLock { activity }?.cpuSeconds
     }
 
     /// The processor time the thread used over `seconds` of waiting: near 0 for a loop that
@@ -50,6 +48,16 @@ final class LearnerThread: @unchecked Sendable {
         let before = cpuSeconds ?? 0
         Thread.sleep(forTimeInterval: seconds)
         return max(0, (cpuSeconds ?? before) - before)
+    }
+
+    /// Watches the thread for `seconds` while nothing happens: spinning when it used more than
+    /// `cpuLimit` seconds of processor time, or when the scheduler held it runnable most of
+    /// the time (a loop that never waits, on a machine too busy to give it much processor).
+    func watchWhileWaiting(_ seconds: Double, cpuLimit: Double) -> (spinning: Bool, cpu: Double) {
+        let before = cpuSeconds ?? 0
+        let runnable = lock.withLock { activity }?.isSpinning(over: seconds) ?? false
+        let cpu = max(0, (cpuSeconds ?? before) - before)
+        return (runnable || cpu > cpuLimit, cpu)
     }
 
     /// Waits up to `seconds` for the function to return. nil: still running.
@@ -96,6 +104,11 @@ final class RunningServer: @unchecked Sendable {
     /// The processor time the server used over `seconds` of waiting: near 0 for a server
     /// that blocks in poll, about `seconds` for one that spins.
     func cpuWhileWaiting(_ seconds: Double) -> Double { thread.cpuWhileWaiting(seconds) }
+
+    /// Spinning or not, over `seconds` with nothing to do (see LearnerThread).
+    func watchWhileWaiting(_ seconds: Double, cpuLimit: Double) -> (spinning: Bool, cpu: Double) {
+        thread.watchWhileWaiting(seconds, cpuLimit: cpuLimit)
+    }
 
     /// Writes the stop byte (once).
     func requestStop() {

@@ -343,7 +343,9 @@ final class RunningClient: @unchecked Sendable {
 
     var result: Result<Void, any Error>? { thread.result }
     func waitForReturn(_ seconds: Double) -> Result<Void, any Error>? { thread.waitForReturn(seconds) }
-    func cpuWhileWaiting(_ seconds: Double) -> Double { thread.cpuWhileWaiting(seconds) }
+    func watchWhileWaiting(_ seconds: Double, cpuLimit: Double) -> (spinning: Bool, cpu: Double) {
+        thread.watchWhileWaiting(seconds, cpuLimit: cpuLimit)
+    }
 
     /// True while the connection the learner was given is still open (checked by identity:
     /// a number closed and reused by something else does not count).
