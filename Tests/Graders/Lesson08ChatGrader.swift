@@ -406,7 +406,7 @@ final class Lesson08ChatGrader: GraderCase {
                 let size = min(rest, probe.random.int(in: 1...max(2, min(rest, 40_000))))
                 let decoy = probe.random.pick(["/quit", "/nick decoy", "/who", "x"])
                 let piece = size > decoy.utf8.count + 1 ? Array(decoy.utf8) + filler(size - decoy.utf8.count) : filler(size)
-                try talker.socket.sendAll(piece)
+                try talker.send(piece)
                 rest -= size
                 Thread.sleep(forTimeInterval: 0.004)
             }
@@ -518,6 +518,8 @@ final class Lesson08ChatGrader: GraderCase {
         var bursts = 0
         let giveUp = maxQueued + (kernel == nil ? 96 * 1024 : 16 << 20)
         watcher.recording = false
+        flooder.recording = false
+        defer { flooder.recording = true }
         while !cut {
             bursts += 1
             var lines: [String] = []
@@ -538,7 +540,7 @@ final class Lesson08ChatGrader: GraderCase {
                 }
             }
             let started = Clock.now
-            try flooder.socket.sendAll(lines.flatMap(chatLine))
+            try flooder.send(lines.flatMap(chatLine))
             toHog += size
             var received = 0
             while received < lines.count {
@@ -591,6 +593,8 @@ final class Lesson08ChatGrader: GraderCase {
         }
         watcher.recording = true
         watcher.note("\(watcher.label) read \(watcher.unrecordedBytes) bytes: \(bursts) bursts of \(flooder.label)'s lines")
+        flooder.recording = true
+        flooder.note("\(flooder.label) sent \(bursts) bursts of lines, \(toHog) bytes once each had its name in front")
         // It must really be disconnected: its end reads everything queued, then end-of-file.
         hog.recording = false
         let (closed, _, _) = try hog.closes(within: 1)

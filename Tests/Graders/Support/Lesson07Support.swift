@@ -191,6 +191,31 @@ struct EchoClient {
     }
 }
 
+/// Writes `bytes` to `fd` (a socket or a pipe) without ever waiting more than `seconds` in
+/// all: the reader may be the learner's code, which may never read. Returns how many were
+/// written (all of them, or fewer when the time ran out or the other end closed).
+func writeBounded(_ fd: Int32, _ bytes: [UInt8], seconds: Double) -> Int {
+    let deadline = Clock.now + seconds
+    var offset = 0
+    while offset < bytes.count {
+        var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        let ready = poll(&entry, 1, Int32(max(0, (deadline - Clock.now) * 1000)))
+        if ready < 0 && errno == EINTR { continue }
+        guard ready > 0, entry.revents & Int16(POLLOUT) != 0 else { break }
+        // As much as fits now, never more: a blocking descriptor must not block.
+        let written = bytes.withUnsafeBytes { raw -> Int in
+            let isSocket = Inspect.isSocket(fd)
+            return isSocket
+                ? send(fd, raw.baseAddress! + offset, raw.count - offset, sendNoSignal | Int32(MSG_DONTWAIT))
+                : write(fd, raw.baseAddress! + offset, min(raw.count - offset, 4096))  // PIPE_BUF: all or nothing
+        }
+        if written < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) { continue }
+        guard written > 0 else { break }
+        offset += written
+    }
+    return offset
+}
+
 extension HarnessSocket {
     /// Connects to `address` within 2 s; with `receiveBuffer`, SO_RCVBUF is set first (a small
     /// receive buffer must be set before connecting to take effect on the window).

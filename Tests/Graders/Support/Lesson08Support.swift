@@ -34,9 +34,14 @@ final class ChatClient {
     /// "client 3 (张伟)", or "client 3 (no nickname)".
     var label: String { "client \(number) (\(name ?? "no nickname"))" }
 
+    /// What the check does when the server stops taking bytes (set by ChatScene).
+    var onStall: (_ sent: Int, _ of: Int) -> any Error = { sent, total in SocketError(call: "send (\(sent) of \(total) bytes taken in 2 s)", code: EAGAIN) }
+
+    /// Sends all of `bytes`, waiting at most 2 s for the server to take them.
     func send(_ bytes: [UInt8]) throws {
-        transcript.record(connection, .bytes(from: .harness, bytes))
-        try socket.sendAll(bytes)
+        if recording { transcript.record(connection, .bytes(from: .harness, bytes)) }
+        let sent = writeBounded(socket.fd, bytes, seconds: 2)
+        guard sent == bytes.count else { throw onStall(sent, bytes.count) }
     }
 
     func send(_ text: String) throws { try send(Array(text.utf8)) }
@@ -351,16 +356,13 @@ final class RunningClient: @unchecked Sendable {
     /// a number closed and reused by something else does not count).
     var connectionStillOpen: Bool { connectionIdentity != nil && Inspect.identity(connection) == connectionIdentity }
 
-    /// Types `bytes` on the keyboard.
+    /// Types `bytes` on the keyboard, waiting at most 2 s for the client to read them (a
+    /// client that stops reading its input leaves the rest untyped: the check then sees
+    /// bytes missing).
     func type(_ bytes: [UInt8]) {
-        transcript.record(keyboard, .bytes(from: .harness, bytes))
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { write(inputWrite, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            offset += written
-        }
+        let typed = writeBounded(inputWrite, bytes, seconds: 2)
+        transcript.record(keyboard, .bytes(from: .harness, Array(bytes.prefix(typed))))
+        if typed < bytes.count { transcript.record(keyboard, .note("the client read no more of its input for 2 s: \(bytes.count - typed) bytes left untyped")) }
     }
 
     /// Ctrl-D: the keyboard's end of the pipe closes.
@@ -371,10 +373,12 @@ final class RunningClient: @unchecked Sendable {
         transcript.record(keyboard, .closed(by: .harness))
     }
 
-    /// The harness, as the server, sends `bytes`.
+    /// The harness, as the server, sends `bytes`, waiting at most 2 s for the client to take
+    /// them (one that does not read leaves the rest unsent: the check then sees bytes missing).
     func serverSends(_ bytes: [UInt8]) throws {
-        transcript.record(wire, .bytes(from: .harness, bytes))
-        try server.sendAll(bytes)
+        let sent = writeBounded(server.fd, bytes, seconds: 2)
+        transcript.record(wire, .bytes(from: .harness, Array(bytes.prefix(sent))))
+        if sent < bytes.count { transcript.record(wire, .note("the client took no more for 2 s: \(bytes.count - sent) bytes left unsent")) }
     }
 
     /// The harness, as the server, closes (or resets) its end.
@@ -499,6 +503,9 @@ final class ChatScene {
     /// A new client, connected, without a nickname.
     func connect(receiveBuffer: Int32? = nil) throws -> ChatClient {
         let client = try ChatClient(server.address, number: clients.count + 1, transcript: probe.transcript, receiveBuffer: receiveBuffer)
+        client.onStall = { [unowned self, unowned client] sent, total in
+            self.fail(expected: "the server to keep reading what \(client.label) sends", actual: "it took \(sent) of \(total) bytes, then nothing more for 2 s: it had stopped reading", hint: .chatSlowClientBlocks)
+        }
         clients.append(client)
         return client
     }
