@@ -801,11 +801,15 @@ final class Lesson08ChatGrader: GraderCase {
     }
 
     // The server closes while input is open and silent: the client returns at once, having
-    // written all the server said, connection open. The server resets: SocketError.
-    func test15_clientReturnsWhenTheServerClosesAndThrowsOnReset() throws {
+    // written all the server said, connection open. The server resets, or the screen goes
+    // away (output's reader closes): SocketError, connection open. (Two inputs for the error
+    // path, in a seeded order.)
+    func test15_clientReturnsWhenTheServerClosesAndThrowsOnErrors() throws {
         try grade {
-            let probe = Probe("runChatClient(connection:input:output:) returns at once when the server closes (input still open), throws SocketError when the server resets, and leaves the connection open either way")
-            for reset in probe.random.int(in: 0...1) == 0 ? [false, true] : [true, false] {
+            let probe = Probe("runChatClient(connection:input:output:) returns at once when the server closes (input still open), throws SocketError when the server resets or output can no longer be written, and leaves the connection open every time")
+            enum Ending: CaseIterable { case close, reset, screenGone }
+            var generator = probe.random
+            for ending in Ending.allCases.shuffled(using: &generator) {
                 let client = try Self.chatClient(probe)
                 defer { client.tearDown() }
                 let typed = chatLine(ChatInputs.text(probe.random, tag: "[r]"))
@@ -816,22 +820,34 @@ final class Lesson08ChatGrader: GraderCase {
                 guard client.screenShows(last.count, within: 0.5) == last else {
                     throw probe.fail(expected: "the server's bytes written to output", actual: "they did not all come out within 0.5 s", hint: .chatClientBlocks)
                 }
-                try client.serverCloses(reset: reset)
-                guard let result = client.waitForReturn(0.5) else {
-                    throw probe.fail(expected: "runChatClient to end within 0.5 s of the server \(reset ? "resetting" : "closing") the connection (input was open and silent)", actual: "it was still running", hint: .chatClientReturns)
+                let what: String
+                switch ending {
+                case .close:
+                    what = "the server closing the connection"
+                    try client.serverCloses()
+                case .reset:
+                    what = "the server resetting the connection"
+                    try client.serverCloses(reset: true)
+                case .screenGone:
+                    what = "a write to output failing (EPIPE: the screen's end of the pipe was closed, then the server sent a line)"
+                    client.screenCloses()
+                    try client.serverSends(Self.serverBytes(probe.random))
                 }
-                switch (reset, result) {
-                case (false, .failure(let error)):
+                guard let result = client.waitForReturn(0.5) else {
+                    throw probe.fail(expected: "runChatClient to end within 0.5 s of \(what) (input was open and silent)", actual: "it was still running", hint: ending == .screenGone ? .chatClientReset : .chatClientReturns)
+                }
+                switch (ending, result) {
+                case (.close, .failure(let error)):
                     throw probe.fail(expected: "runChatClient to return normally when the server closes", actual: "it threw \(error)", hint: .chatClientReturns)
-                case (true, .success):
-                    throw probe.fail(expected: "runChatClient to throw SocketError (ECONNRESET) when the server resets the connection", actual: "it returned normally", hint: .chatClientReset)
-                case (true, .failure(let error)) where !(error is SocketError):
-                    throw probe.fail(expected: "runChatClient to throw SocketError (ECONNRESET) when the server resets the connection", actual: "it threw \(type(of: error)): \(error)", hint: .chatClientReset)
+                case (.reset, .success), (.screenGone, .success):
+                    throw probe.fail(expected: "runChatClient to throw SocketError after \(what)", actual: "it returned normally", hint: .chatClientReset)
+                case (.reset, .failure(let error)) where !(error is SocketError), (.screenGone, .failure(let error)) where !(error is SocketError):
+                    throw probe.fail(expected: "runChatClient to throw SocketError after \(what)", actual: "it threw \(type(of: error)): \(error)", hint: .chatClientReset)
                 default:
                     break
                 }
                 guard client.connectionStillOpen else {
-                    throw probe.fail(expected: "the connection left open after runChatClient \(reset ? "threw" : "returned") (it is the caller's)", actual: "it was closed", hint: .chatClientClosesConnection)
+                    throw probe.fail(expected: "the connection left open after runChatClient ended (\(what)): it is the caller's", actual: "it was closed", hint: .chatClientClosesConnection)
                 }
             }
         }

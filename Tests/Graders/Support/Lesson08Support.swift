@@ -314,6 +314,7 @@ final class RunningClient: @unchecked Sendable {
     private let outputRead: Int32
     private let outputWrite: Int32
     private var inputClosed = false
+    private var screenClosed = false
     private var thread: LearnerThread!
     private let transcript: Transcript
     private let wire: Int
@@ -381,6 +382,15 @@ final class RunningClient: @unchecked Sendable {
         if sent < bytes.count { transcript.record(wire, .note("the client took no more for 2 s: \(bytes.count - sent) bytes left unsent")) }
     }
 
+    /// The screen goes away: the read end of the output pipe closes, and the client's next
+    /// write to output fails with EPIPE.
+    func screenCloses() {
+        guard !screenClosed else { return }
+        screenClosed = true
+        _ = close(outputRead)
+        transcript.record(screen, .note("the harness closed the screen's end of the pipe: a write to output now fails with EPIPE"))
+    }
+
     /// The harness, as the server, closes (or resets) its end.
     func serverCloses(reset: Bool = false) throws {
         if reset { try server.resetOnClose() }
@@ -431,7 +441,8 @@ final class RunningClient: @unchecked Sendable {
     private func closeEverything() {
         if !inputClosed { _ = close(inputWrite) }
         inputClosed = true
-        for fd in [inputRead, outputRead, outputWrite] { _ = close(fd) }
+        for fd in [inputRead, outputWrite] + (screenClosed ? [] : [outputRead]) { _ = close(fd) }
+        screenClosed = true
         if connectionStillOpen { _ = close(connection) }
         server.close()
     }
@@ -477,7 +488,7 @@ extension Hint {
     static let chatClientQuit = Hint("chat-client-quit", "When read on input returns 0, send \"/quit\\n\" once, stop polling input (an ended input is always readable), and keep relaying the server until it closes.")
     static let chatClientWaits = Hint("chat-client-waits-for-close", "After input ends, do not return yet: the server still answers (\"bye\", and what others said meanwhile). Keep writing what it sends to output until recv returns 0, then return.")
     static let chatClientReturns = Hint("chat-client-returns", "When recv on the connection returns 0 the server has gone: return at once (without waiting for more input).")
-    static let chatClientReset = Hint("chat-client-reset", "A recv or send that fails with ECONNRESET (or EPIPE) is an error, not an end: throw SocketError(call: \"recv\") (or \"send\").")
+    static let chatClientReset = Hint("chat-client-reset", "A call that fails is an error, not an end: recv or send failing with ECONNRESET (the server reset), or write to output failing with EPIPE (nobody reads it any more). Throw SocketError(call:) naming that call.")
     static let chatClientClosesConnection = Hint("chat-client-closes-connection", "The connection is the caller's: return without closing it (the caller closes it, and may still want to ask it something).")
     static let chatClientSpins = Hint("chat-client-spins", "Block in poll (timeout -1) on the descriptors that can still bring something: stop polling input once it has ended (poll reports an ended pipe as ready for ever), and ask for POLLOUT only while bytes wait to be sent.")
 }
