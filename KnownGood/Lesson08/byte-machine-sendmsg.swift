@@ -144,6 +144,19 @@ private func acceptNonBlocking(_ listener: Int32) -> Int32 {
     return fd
 }
 
+/// recvmsg into `buffer`, one iovec over all of it.
+private func receiveMessage(_ fd: Int32, into buffer: inout [UInt8], flags: Int32) -> Int {
+    buffer.withUnsafeMutableBytes { raw -> Int in
+        var vector = iovec(iov_base: raw.baseAddress, iov_len: raw.count)
+        return withUnsafeMutablePointer(to: &vector) { pointer in
+            var message = msghdr()
+            message.msg_iov = pointer
+            message.msg_iovlen = 1
+            return recvmsg(fd, &message, flags)
+        }
+    }
+}
+
 public func serveChat(_ listener: Int32, stop: Int32, maxLine: Int, maxQueued: Int) throws {
     var listening: Int32 = 0
     var size = socklen_t(MemoryLayout.size(ofValue: listening))
@@ -177,15 +190,7 @@ public func serveChat(_ listener: Int32, stop: Int32, maxLine: Int, maxQueued: I
         if !readable.isEmpty {
             let fd = fds[readable[turn % readable.count]]
             turn &+= 1
-            let got = buffer.withUnsafeMutableBytes { raw -> Int in
-                var vector = iovec(iov_base: raw.baseAddress, iov_len: raw.count)
-                return withUnsafeMutablePointer(to: &vector) { pointer in
-                    var message = msghdr()
-                    message.msg_iov = pointer
-                    message.msg_iovlen = 1
-                    return recvmsg(fd, &message, 0)
-                }
-            }
+            let got = receiveMessage(fd, into: &buffer, flags: 0)
             if got > 0 {
                 buffer.withUnsafeBytes { hub.feed(UnsafeRawBufferPointer(rebasing: $0[..<got]), from: fd) }
             } else if got == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -214,15 +219,7 @@ public func runChatClient(connection: Int32, input: Int32, output: Int32) throws
             continue
         }
         if entries[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
-            let got = buffer.withUnsafeMutableBytes { raw -> Int in
-                var vector = iovec(iov_base: raw.baseAddress, iov_len: raw.count)
-                return withUnsafeMutablePointer(to: &vector) { pointer in
-                    var message = msghdr()
-                    message.msg_iov = pointer
-                    message.msg_iovlen = 1
-                    return recvmsg(connection, &message, Int32(MSG_DONTWAIT))
-                }
-            }
+            let got = receiveMessage(connection, into: &buffer, flags: Int32(MSG_DONTWAIT))
             switch got {
             case 0: return
             case ..<0 where errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK: break
