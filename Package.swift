@@ -24,6 +24,8 @@ let demos: [(name: String, lessons: [String])] = [
     ("lesson04-echo", ["Lesson02", "Lesson03", "Lesson04"]),
     ("lesson05-udp", ["Lesson05"]),
     ("lesson06-options", ["Lesson06"]),
+    ("lesson07-server", ["Lesson02", "Lesson04", "Lesson07"]),
+    ("lesson07-load", []),  // a client of any echo server: it runs on no lesson's code
 ]
 
 let package = Package(

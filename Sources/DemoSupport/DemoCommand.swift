@@ -14,11 +14,14 @@ public struct DemoCommand: Sendable {
     public let help: String
     /// The flags the demo takes, with their defaults ("" for none).
     public let defaults: [String: String]
+    /// The flags that take no value (`--hold`): given, they read "yes"; not given, "".
+    public let switches: Set<String>
 
-    public init(name: String, help: String, defaults: [String: String]) {
+    public init(name: String, help: String, defaults: [String: String], switches: Set<String> = []) {
         self.name = name
         self.help = help
-        self.defaults = defaults
+        self.defaults = defaults.merging(switches.map { ($0, "") }) { given, _ in given }
+        self.switches = switches
     }
 
     /// Reads `--flag value` and `--flag=value` pairs; `--help` prints help and exits 0.
@@ -39,6 +42,10 @@ public struct DemoCommand: Sendable {
                 flag = String(flag[..<equals])
             }
             guard defaults[flag] != nil else { fail("unknown flag --\(shownFlag(flag)) (see --help)") }
+            if switches.contains(flag) {
+                guard value == nil else { fail("--\(flag) takes no value (see --help)") }
+                value = "yes"
+            }
             guard let text = value ?? rest.popFirst() else { fail("--\(flag) needs a value (see --help)") }
             values[flag] = text
             given.insert(flag)
@@ -151,10 +158,23 @@ extension DemoCommand {
 /// The address a socket is bound to (getsockname), for a demo's greeting. The demo's own
 /// code: lesson 2's exercise teaches the same call.
 public func localAddress(of fd: Int32) throws -> SocketAddress {
+    try address(of: fd, call: "getsockname", getsockname)
+}
+
+/// The address of a connection's other end (getpeername): who a server is serving, when
+/// all it was handed is the descriptor. The demo's own code: lesson 6 teaches the call.
+public func remoteAddress(of fd: Int32) throws -> SocketAddress {
+    try address(of: fd, call: "getpeername", getpeername)
+}
+
+/// Reads an address with `getsockname` or `getpeername` (the same shape of call).
+private func address(
+    of fd: Int32, call: String, _ read: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32
+) throws -> SocketAddress {
     var storage = sockaddr_storage()
     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-    let result = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    guard result == 0 else { throw SocketError(call: "getsockname") }
+    let result = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { read(fd, $0, &length) } }
+    guard result == 0 else { throw SocketError(call: call) }
     return try SocketAddress(storage: storage, length: length)
 }
 

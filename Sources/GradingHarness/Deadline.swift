@@ -54,7 +54,7 @@ public enum Deadline {
         let done = DispatchSemaphore(value: 0)
         let started = Clock.now
         let thread = Thread {
-            outcome.setClock(ThreadClock.current())
+            outcome.setActivity(ThreadActivity())
             let cpuBefore = ThreadClock.ownSeconds()
             let result = Swift.Result { try body() }
             outcome.set(result, seconds: Clock.now - started, cpu: ThreadClock.ownSeconds() - cpuBefore)
@@ -63,12 +63,8 @@ public enum Deadline {
         thread.name = "learner: \(call)"
         thread.start()
         if done.wait(timeout: .now() + seconds) == .timedOut {
-            // Spinning or waiting? Watch the thread's processor time for a moment.
-            let clock = outcome.clock
-            let before = clock.flatMap(ThreadClock.seconds)
-            Thread.sleep(forTimeInterval: 0.1)
-            let after = clock.flatMap(ThreadClock.seconds)
-            let spinning = before != nil && after != nil && after! - before! > 0.05
+            // Spinning or waiting? Watch the thread for a moment.
+            let spinning = outcome.activity?.isSpinning(over: 0.1) ?? false
             unblock()
             _ = done.wait(timeout: .now() + 1.0)  // let it unwind and close what it opened
             throw CallBlocked(call: call, seconds: seconds, spinning: spinning)
@@ -80,12 +76,6 @@ public enum Deadline {
 
 /// A thread's processor-time clock, readable from another thread.
 enum ThreadClock {
-    /// The calling thread's clock id.
-    static func current() -> clockid_t? {
-        var clock = clockid_t()
-        return pthread_getcpuclockid(pthread_self(), &clock) == 0 ? clock : nil
-    }
-
     /// The processor seconds a thread's clock shows (nil once the thread is gone).
     static func seconds(_ clock: clockid_t) -> Double? {
         var time = timespec()
@@ -103,9 +93,9 @@ enum ThreadClock {
 private final class Outcome<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: (Result<Value, any Error>, Double, Double)?
-    private var threadClock: clockid_t?
-    func setClock(_ clock: clockid_t?) { lock.withLock { threadClock = clock } }
-    var clock: clockid_t? { lock.withLock { threadClock } }
+    private var watched: ThreadActivity?
+    func setActivity(_ activity: ThreadActivity) { lock.withLock { watched = activity } }
+    var activity: ThreadActivity? { lock.withLock { watched } }
     func set(_ value: Result<Value, any Error>, seconds: Double, cpu: Double) { lock.withLock { self.value = (value, seconds, cpu) } }
     func get() -> (Result<Value, any Error>, Double, Double)? { lock.withLock { value } }
 }

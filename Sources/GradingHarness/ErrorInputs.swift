@@ -52,7 +52,7 @@ public enum ErrorInputs {
     /// would: a call that succeeds must not be reported as failing because of it. Call it
     /// first thing inside the learner's thread (errno belongs to one thread).
     public static func leaveStaleErrno(_ random: SeededGenerator) {
-        errno = random.pick([EINTR, EAGAIN, EBADF, ECONNREFUSED, EINVAL])
+        StaleErrno(random).plant()
     }
 
     #if canImport(Darwin)
@@ -60,4 +60,33 @@ public enum ErrorInputs {
     #else
     private static let resourceNoFile = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
     #endif
+}
+
+/// A stale, non-zero errno for a learner's call that succeeds (rule 1): drawn from the
+/// check's seed before the call, planted first thing on the learner's thread (errno belongs
+/// to one thread), and recognised afterwards if the learner's code reports it as a failure.
+public struct StaleErrno: Sendable, Equatable {
+    public let code: Int32
+
+    /// Drawn from `candidates`: best, codes the calls under test never produce on their own,
+    /// so that an answer which throws one was reading errno after a success.
+    public init(_ random: SeededGenerator, from candidates: [Int32] = StaleErrno.usual) {
+        code = random.pick(candidates)
+    }
+
+    private init(code: Int32) { self.code = code }
+
+    /// The codes `ErrorInputs.leaveStaleErrno` draws from.
+    public static let usual: [Int32] = [EINTR, EAGAIN, EBADF, ECONNREFUSED, EINVAL]
+
+    /// errno cleared to 0: for a check that must not mix a stale errno into its verdict.
+    public static let cleared = StaleErrno(code: 0)
+
+    /// Leaves `code` in errno on the calling thread.
+    public func plant() { errno = code }
+
+    public var name: String { errnoName(code) }
+
+    /// True when `error` is a SocketError carrying the planted code.
+    public func explains(_ error: any Error) -> Bool { (error as? SocketError)?.code == code }
 }

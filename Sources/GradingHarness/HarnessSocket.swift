@@ -109,21 +109,11 @@ public final class HarnessSocket: @unchecked Sendable {
         self.init(fd: other.fd, listenerAddress: listenerAddress)
     }
 
-    /// Connects to `address`, waiting at most `seconds`. On loopback a connect usually
-    /// finishes or fails at once, but a learner's listener with a full queue would leave a
-    /// blocking connect waiting for minutes: ETIMEDOUT instead.
-    public static func connect(to address: SocketAddress, seconds: Double = Deadline.standard) throws -> HarnessSocket {
+    /// Connects to `address` (bound to `host` first, when given), waiting at most
+    /// `seconds` (see `Inspect.connect`).
+    public static func connect(to address: SocketAddress, from host: SocketAddress? = nil, seconds: Double = Deadline.standard) throws -> HarnessSocket {
         let socket = try make(address.family)
-        let flags = fcntl(socket.fd, F_GETFL)
-        guard flags >= 0, fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK) == 0 else { throw SocketError(call: "fcntl") }
-        let started = try address.withSockAddr { pointer, length in SocketKit.connect(socket.fd, pointer, length) }
-        if started != 0 {
-            guard errno == EINPROGRESS else { throw SocketError(call: "connect") }
-            guard Inspect.waitWritable(socket.fd, seconds: seconds) else { throw SocketError(call: "connect", code: ETIMEDOUT) }
-            let failure = try Inspect.intOption(socket.fd, SOL_SOCKET, SO_ERROR, "SO_ERROR")
-            guard failure == 0 else { throw SocketError(call: "connect", code: failure) }
-        }
-        guard fcntl(socket.fd, F_SETFL, flags) == 0 else { throw SocketError(call: "fcntl") }
+        try Inspect.connect(socket.fd, to: address, from: host, seconds: seconds)
         return socket
     }
 

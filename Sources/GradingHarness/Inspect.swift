@@ -108,6 +108,29 @@ public enum Inspect {
         }
     }
 
+    /// Connects `fd` to `address` (bound to `host` first, when given), waiting at most
+    /// `seconds`: on loopback a connect usually finishes or fails at once, but a listener
+    /// with a full queue would leave a blocking connect waiting for minutes, so this one
+    /// is non-blocking, waited for with poll, and judged by SO_ERROR. `fd`'s flags are put
+    /// back as they were.
+    public static func connect(_ fd: Int32, to address: SocketAddress, from host: SocketAddress? = nil, seconds: Double) throws {
+        if let host {
+            try host.withSockAddr { pointer, length in
+                guard bind(fd, pointer, length) == 0 else { throw SocketError(call: "bind") }
+            }
+        }
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else { throw SocketError(call: "fcntl") }
+        let started = try address.withSockAddr { pointer, length in SocketKit.connect(fd, pointer, length) }
+        if started != 0 {
+            guard errno == EINPROGRESS else { throw SocketError(call: "connect") }
+            guard waitWritable(fd, seconds: seconds) else { throw SocketError(call: "connect", code: ETIMEDOUT) }
+            let failure = try intOption(fd, SOL_SOCKET, SO_ERROR, "SO_ERROR")
+            guard failure == 0 else { throw SocketError(call: "connect", code: failure) }
+        }
+        guard fcntl(fd, F_SETFL, flags) == 0 else { throw SocketError(call: "fcntl") }
+    }
+
     /// Reads what is there (up to `limit` bytes), waiting at most `seconds` for the first
     /// byte. Returns nil on timeout, [] on end-of-file.
     public static func receive(_ fd: Int32, limit: Int = 65536, seconds: Double) throws(SocketError) -> [UInt8]? {

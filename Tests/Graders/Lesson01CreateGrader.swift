@@ -40,7 +40,7 @@ final class Lesson01CreateGrader: GraderCase {
         try grade {
             for (family, type) in Self.kinds {
                 let probe = Probe("openSocket(family: .\(family.name), type: .\(type.name)) creates that kind of socket")
-                let stale = StaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let outcome = try probe.run("openSocket(family:type:)", returns: { [$0] }, stale: stale) {
                     try openSocket(family: family, type: type)
                 }
@@ -107,7 +107,7 @@ final class Lesson01CreateGrader: GraderCase {
             var results: [(Probe, StaleErrno, LearnerOutcome<Int32>, Int32)] = []
             for (family, type, code, what, fillTable) in cases {
                 let probe = Probe("openSocket(family:type:) reports a failed socket() call (\(what))")
-                let stale = StaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let table = FullDescriptorTable()
                 let outcome = try probe.run(
                     "openSocket(family:type:)", returns: { [$0] }, stale: stale, unblock: { table.restore() },
@@ -145,12 +145,12 @@ final class Lesson01CreateGrader: GraderCase {
                 let probe = Probe("socketType(of:) and socketFamily(of:) read back a \(family) \(type) socket")
                 let socket = try HarnessSocket.make(family, type)
                 let identity = Inspect.identity(socket.fd)
-                let typeStale = StaleErrno(probe.random)
+                let typeStale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let gotType = try probe.succeeded(
                     probe.run("socketType(of:)", stale: typeStale) { try socketType(of: socket.fd) },
                     "socketType(of:)", stale: typeStale, errorHint: { _ in .readBack })
                 try expectStillOpen(socket.fd, identity, probe: probe, after: "socketType(of:)")
-                let familyStale = StaleErrno(probe.random)
+                let familyStale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let gotFamily = try probe.succeeded(
                     probe.run("socketFamily(of:)", stale: familyStale) { try socketFamily(of: socket.fd) },
                     "socketFamily(of:)", stale: familyStale, errorHint: { _ in .readBack })
@@ -214,7 +214,7 @@ final class Lesson01CreateGrader: GraderCase {
             try BadDescriptor.each(random) { input, pipeStillOpen in
                 let probe = Probe("socketType(of:) and socketFamily(of:) report a failed call (\(input.text))")
                 let fd = input.fd
-                let typeStale = StaleErrno(probe.random)
+                let typeStale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let type = try probe.run("socketType(of: \(fd))", stale: typeStale) { try socketType(of: fd) }
                 try probe.expectFailure(
                     type, calls: ["getsockopt"], code: input.code, stale: typeStale, function: "socketType(of:)",
@@ -222,7 +222,7 @@ final class Lesson01CreateGrader: GraderCase {
                 if input.fd == -1 { minusOneHandled.type = true }
                 try expectPipeOpen(input, pipeStillOpen, probe: probe, after: "socketType(of:)")
 
-                let familyStale = StaleErrno(probe.random)
+                let familyStale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let family = try probe.run("socketFamily(of: \(fd))", stale: familyStale) { try socketFamily(of: fd) }
                 try probe.expectFailure(
                     family, calls: nil, code: input.code, stale: familyStale, function: "socketFamily(of:)",
@@ -252,7 +252,7 @@ final class Lesson01CreateGrader: GraderCase {
             // socket's identity (its inode) can.
             let identity = Inspect.identity(fd)
             defer { if Inspect.identity(fd) == identity { _ = LibC.close(fd) } }
-            let stale = StaleErrno(probe.random)
+            let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
             let outcome = try probe.run("closeSocket(_:)", stale: stale) { try closeSocket(fd) }
             if case .failure = outcome.result, Inspect.identity(fd) != identity, outcome.socketError?.code == stale.code {
                 throw probe.fail(
@@ -270,7 +270,7 @@ final class Lesson01CreateGrader: GraderCase {
             try BadDescriptor.each(random) { input, pipeStillOpen in
                 let probe = Probe("closeSocket(_:) on \(input.text)")
                 let bad = input.fd
-                let stale = StaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let outcome = try probe.run("closeSocket(\(bad))", stale: stale) { try closeSocket(bad) }
                 if case .pipe = input {
                     try failIfLeakedOrBlamed(outcome, pipeClosed: !pipeStillOpen(), fd: bad, stale: stale, probe: probe)
@@ -329,7 +329,7 @@ final class Lesson01CreateGrader: GraderCase {
             let probe = Probe("closeSocket(_:) closes the descriptor once (a second close would close whoever got the number next)")
             let pair = try LingeringSocket.make()
             defer { pair.finish() }
-            let stale = StaleErrno(probe.random)
+            let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
             let taker = NumberTaker(pair.fd, whenTaken: { pair.releaseClose() })
             taker.start()
             let outcome = try probe.run("closeSocket(_:)", stale: stale) { try closeSocket(pair.fd) }

@@ -29,7 +29,7 @@ final class Lesson02ListenGrader: GraderCase {
             hosts = hosts.enumerated().filter { !hosts.prefix($0.offset).contains($0.element) }.map(\.element)
             for host in hosts {
                 let probe = Probe("makeListener(host: \"\(host)\", port: 0) listens on \(host)")
-                let stale = StaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let outcome = try probe.run(Self.makeListenerName, returns: { [$0] }, stale: stale) {
                     try makeListener(host: host, port: 0)
                 }
@@ -85,7 +85,7 @@ final class Lesson02ListenGrader: GraderCase {
             while true {
                 attempts += 1
                 let port = try FreePort.withFreeByteSwap()
-                let stale = StaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let outcome = try probe.run(Self.makeListenerName, returns: { [$0] }, stale: stale) {
                     try makeListener(host: "127.0.0.1", port: port)
                 }
@@ -124,7 +124,7 @@ final class Lesson02ListenGrader: GraderCase {
             let pastRange = "127.\(random.int(in: 0...255)).\(random.int(in: 0...255)).\(random.int(in: 256...999))"
             for host in ["not.an.address", pastRange, "localhost", "", "::1"] {
                 let probe = Probe("makeListener(host: \"\(host)\", port: 0) throws instead of binding something else")
-                let stale = StaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let outcome = try probe.run(Self.makeListenerName, returns: { [$0] }, stale: stale) {
                     try makeListener(host: host, port: 0)
                 }
@@ -176,7 +176,7 @@ final class Lesson02ListenGrader: GraderCase {
         let occupant = try HarnessSocket.listener(host: host)
         defer { occupant.close() }
         let port = try occupant.localAddress.port ?? 0
-        let stale = StaleErrno(probe.random)
+        let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
         let outcome = try probe.run(Self.makeListenerName, returns: { [$0] }, stale: stale) {
             try makeListener(host: host, port: port)
         }
@@ -195,14 +195,14 @@ final class Lesson02ListenGrader: GraderCase {
 
     private func portHeldByItsOwnListener(host: String) throws {
         let probe = Probe("makeListener on \(host):P, where its own earlier listener listens, throws EADDRINUSE")
-        let firstStale = StaleErrno(probe.random)
+        let firstStale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
         let first = try probe.succeeded(
             probe.run(Self.makeListenerName, returns: { [$0] }, stale: firstStale) { try makeListener(host: host, port: 0) },
             Self.makeListenerName, stale: firstStale, errorHint: Self.listenerErrorHint)
         defer { closeIfOpen(first) }
         let address = try expectTCPListener(first, probe: probe)
         let port = address.port ?? 0
-        let stale = StaleErrno(probe.random)
+        let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
         let outcome = try probe.run("\(Self.makeListenerName) again on \(address)", returns: { [$0] }, stale: stale) {
             try makeListener(host: host, port: port)
         }
@@ -226,7 +226,7 @@ final class Lesson02ListenGrader: GraderCase {
         // answer ends up on tells a bind that ignored the host from a bind that failed unnoticed.
         let port = try FreePort.withFreeByteSwap()
         let probe = Probe("makeListener(host: \"\(host)\", port: P), an address not on this machine, throws EADDRNOTAVAIL and leaves nothing open")
-        let stale = StaleErrno(probe.random)
+        let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
         let outcome = try probe.run(Self.makeListenerName, returns: { [$0] }, stale: stale) {
             try makeListener(host: host, port: port)
         }
@@ -237,7 +237,7 @@ final class Lesson02ListenGrader: GraderCase {
 
     private func descriptorTableFull(host: String) throws {
         let probe = Probe("makeListener(host: \"\(host)\", port: 0) with the descriptor table full throws EMFILE from socket()")
-        let stale = StaleErrno(probe.random)
+        let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
         let table = FullDescriptorTable()
         let outcome = try probe.run(
             Self.makeListenerName, returns: { [$0] }, stale: stale, unblock: { table.restore() },
@@ -252,7 +252,7 @@ final class Lesson02ListenGrader: GraderCase {
     func test5_makeListenerCanRestartOnTheSamePort() throws {
         try grade {
             let probe = Probe("makeListener can listen again on a port whose last connection is in TIME_WAIT")
-            let firstStale = StaleErrno(probe.random)
+            let firstStale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
             let first = try probe.succeeded(
                 probe.run(Self.makeListenerName, returns: { [$0] }, stale: firstStale) { try makeListener(host: "127.0.0.1", port: 0) },
                 Self.makeListenerName, stale: firstStale, errorHint: Self.listenerErrorHint)
@@ -263,7 +263,7 @@ final class Lesson02ListenGrader: GraderCase {
             firstIsOpen = false  // leaveInTimeWait closes it, whatever happens
             try leaveInTimeWait(first, at: address, probe: probe)
 
-            let stale = StaleErrno(probe.random)
+            let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
             let outcome = try probe.run("\(Self.makeListenerName) on the same port again", returns: { [$0] }, stale: stale) {
                 try makeListener(host: "127.0.0.1", port: address.port ?? 0)
             }
@@ -340,7 +340,7 @@ final class Lesson02ListenGrader: GraderCase {
         defer { seen.forEach(closeIfOpen) }
         for call in 1...clients.count {
             let function = "acceptConnection(on:)" + (clients.count > 1 ? " (call \(call) of \(clients.count))" : "")
-            let stale = StaleErrno(probe.random)
+            let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
             let outcome = try probe.run(
                 function, returns: { [$0.connection] }, stale: stale,
                 unblock: { try? listener.shutdown(ShutdownHow.both) }, blockedHint: .acceptOnce
@@ -392,7 +392,7 @@ final class Lesson02ListenGrader: GraderCase {
                 let probe = Probe("boundAddress(of:) reads back \(what)")
                 let expected = try socket.localAddress
                 let identity = Inspect.identity(socket.fd)
-                let stale = StaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let actual = try probe.succeeded(
                     probe.run("boundAddress(of:)", stale: stale) { try boundAddress(of: socket.fd) },
                     "boundAddress(of:)", stale: stale, errorHint: Self.addressErrorHint("boundAddress(of:)"))
@@ -410,7 +410,7 @@ final class Lesson02ListenGrader: GraderCase {
             try BadDescriptor.each(random) { input, pipeStillOpen in
                 let probe = Probe("boundAddress(of:) reports the failed getsockname() (\(input.text))")
                 let fd = input.fd
-                let stale = StaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let outcome = try probe.run("boundAddress(of: \(fd))", stale: stale) { try boundAddress(of: fd) }
                 try probe.expectFailure(
                     outcome, calls: ["getsockname"], code: input.code, stale: stale, function: "boundAddress(of:)",
@@ -462,7 +462,7 @@ final class Lesson02ListenGrader: GraderCase {
             try BadDescriptor.each(random) { input, pipeStillOpen in
                 let probe = Probe("acceptConnection(on:) reports a failed accept() (\(input.text))")
                 let fd = input.fd
-                let stale = StaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 // poll() ignores fd -1: an answer that polls before accept waits there, correctly.
                 guard let outcome = try probe.runMayBlock(
                     "acceptConnection(on: \(fd))", returns: { [$0.connection] }, seconds: input.fd == -1 ? 0.5 : Deadline.standard,
@@ -491,7 +491,7 @@ final class Lesson02ListenGrader: GraderCase {
             for (what, socket, code) in notListening {
                 let probe = Probe("acceptConnection(on:) reports a failed accept() (\(what))")
                 let identity = Inspect.identity(socket.fd)
-                let stale = StaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let outcome = try probe.run(
                     "acceptConnection(on:)", returns: { [$0.connection] }, stale: stale,
                     unblock: { try? socket.shutdown(ShutdownHow.both) }, blockedHint: .acceptWaitsInstead, spinningHint: .acceptRetriesErrors
@@ -515,7 +515,7 @@ final class Lesson02ListenGrader: GraderCase {
         let client = try BoundClient.connect(from: Loopback.seeded(random), random: random, to: listener.localAddress, transcript: probe.transcript)
         defer { client.close() }
         let table = FullDescriptorTable()
-        let stale = StaleErrno(probe.random)
+        let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
         let outcome = try probe.run(
             "acceptConnection(on:) (with the descriptor table full)", returns: { [$0.connection] }, stale: stale,
             unblock: { table.restore(); try? listener.shutdown(ShutdownHow.both) },
@@ -525,7 +525,7 @@ final class Lesson02ListenGrader: GraderCase {
         }
         try probe.expectFailure(outcome, calls: ["accept"], code: EMFILE, stale: stale, function: "acceptConnection(on:)")
 
-        let afterStale = StaleErrno(probe.random)
+        let afterStale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
         let after = try probe.run(
             "acceptConnection(on:) (again, with descriptors free)", returns: { [$0.connection] }, stale: afterStale,
             unblock: { try? listener.shutdown(ShutdownHow.both) }, blockedHint: .clientLost
@@ -552,7 +552,7 @@ final class Lesson02ListenGrader: GraderCase {
             for backlog in backlogs {
                 let probe = Probe(backlog.map { "makeListener(host: \"127.0.0.1\", port: 0, backlog: \($0)) listens with a queue of \($0)" }
                     ?? "makeListener(host: \"127.0.0.1\", port: 0) listens with the default queue of 16")
-                let stale = StaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.firstLessons)
                 let outcome = try probe.run(Self.makeListenerName, returns: { [$0] }, stale: stale) {
                     if let backlog { return try makeListener(host: "127.0.0.1", port: 0, backlog: backlog) }
                     return try makeListener(host: "127.0.0.1", port: 0)

@@ -227,7 +227,7 @@ final class Lesson04ReceiveGrader: GraderCase {
     private func echoThenClose(_ probe: Probe, pause: Double, stale: Int32?, interrupted: Bool) throws {
         let parts = [Array("hello".utf8), Array(" world\n".utf8)]
         let sent = parts[0] + parts[1]
-        let wire = try Lesson04Wire.accepted(probe)
+        let wire = try DrivenConnection.accepted(probe)
         defer { wire.finish() }
         // The client waits for each echo before it goes on: an echo held back until the end
         // never comes in time.
@@ -297,11 +297,11 @@ final class Lesson04ReceiveGrader: GraderCase {
             let longParts = [random.bytes(random.int(in: 3...9)), random.bytes(random.int(in: 3...9))]
             let longPause = Double(random.int(in: 20...60)) / 1000
 
-            let silent = try Lesson04Wire.accepted(probe, name: "client that goes silent")
+            let silent = try DrivenConnection.accepted(probe, name: "client that goes silent")
             defer { silent.finish() }
-            let dripper = try Lesson04Wire.accepted(probe, name: "slow client")
+            let dripper = try DrivenConnection.accepted(probe, name: "slow client")
             defer { dripper.finish() }
-            let patient = try Lesson04Wire.accepted(probe, name: "client")
+            let patient = try DrivenConnection.accepted(probe, name: "client")
             defer { patient.finish() }
             try dripper.noDelay()
 
@@ -504,7 +504,7 @@ extension Lesson04ReceiveGrader {
             bigPieces.replaceSubrange(dripAt...dripAt, with: dripped.prefix(3).map { [$0] } + [Array(dripped.dropFirst(3))])
             bigPieces = bigPieces.filter { !$0.isEmpty }
 
-            let wire = try Lesson04Wire.accepted(probe)
+            let wire = try DrivenConnection.accepted(probe)
             defer { wire.finish() }
             try wire.noDelay()
             try wire.send(one + bigPieces[0], bulk: true)
@@ -617,7 +617,7 @@ extension Lesson04ReceiveGrader {
             }
             let tail = Array(lengthPrefixed(random.bytes(9)).prefix(random.int(in: 1...3)))
             let allWrites = writes
-            let wire = try Lesson04Wire.accepted(probe)
+            let wire = try DrivenConnection.accepted(probe)
             defer { wire.finish() }
             try wire.noDelay()
             let sender = Lesson04Background("sender") { () -> Bool in
@@ -686,7 +686,7 @@ extension Lesson04ReceiveGrader {
             let head = Array("\n\n".utf8) + carriage + [newline] + notUTF8 + [newline]
             let longPieces = seededPieces(of: long + [newline], count: random.int(in: 3...6), random: random)
 
-            let wire = try Lesson04Wire.accepted(probe)
+            let wire = try DrivenConnection.accepted(probe)
             defer { wire.finish() }
             try wire.noDelay()
             let sender = Lesson04Background("sender") { () -> Bool in
@@ -818,7 +818,7 @@ extension Lesson04ReceiveGrader {
             let reply = random.bytes(random.int(in: 65_537...150_000))
             let replyPieces = seededPieces(of: reply, count: random.int(in: 3...6), random: random)
             let pauses = (0..<2).map { _ in (at: random.int(in: 16_384...(request.count - 16_384)), seconds: Double(random.int(in: 15...25)) / 1000) }
-            let wire = try Lesson04Wire.connected(probe, name: "slow server")
+            let wire = try DrivenConnection.connected(probe, name: "slow server")
             defer { wire.finish() }
             try wire.harness.setOption(SOL_SOCKET, SO_RCVBUF, 32_768, "SO_RCVBUF")
             try makeSendsShort(wire.fd, sendBuffer: 8_192, sendTimeout: 0.008)
@@ -901,7 +901,7 @@ extension Lesson04ReceiveGrader {
 
             // The server closes before reading anything: the request's first bytes make its
             // kernel answer with a reset, and the next send fails with EPIPE.
-            let gone = try Lesson04Wire.connected(probe, name: "server")
+            let gone = try DrivenConnection.connected(probe, name: "server")
             defer { gone.finish() }
             try makeSendsShort(gone.fd, sendBuffer: 8_192, sendTimeout: 1)
             gone.close()
@@ -951,7 +951,7 @@ extension Lesson04ReceiveGrader {
             let payload = random.bytes(random.int(in: 200_000...360_000))
             let writes = seededPieces(of: payload, count: random.int(in: 6...12), random: random)
             let pauses = (0..<2).map { _ in (at: random.int(in: 16_384...(payload.count - 16_384)), seconds: Double(random.int(in: 15...25)) / 1000) }
-            let wire = try Lesson04Wire.accepted(probe, name: "slow client")
+            let wire = try DrivenConnection.accepted(probe, name: "slow client")
             defer { wire.finish() }
             // Measured on loopback: a receive buffer under 32 KB stalls the window (the persist
             // timer makes it crawl); with these, a few dozen sends come back short.
@@ -1096,9 +1096,9 @@ extension Lesson04ReceiveGrader {
         try expectClosedOnce(closes, probe: probe)
     }
 
-    private func acceptedThrough(_ listener: HarnessSocket, probe: Probe) throws -> Lesson04Wire {
+    private func acceptedThrough(_ listener: HarnessSocket, probe: Probe) throws -> DrivenConnection {
         defer { listener.close() }
-        return try Lesson04Wire.accepted(probe, through: listener)
+        return try DrivenConnection.accepted(probe, through: listener)
     }
 }
 
@@ -1206,7 +1206,7 @@ private func expectNoSIGPIPE(_ signals: Int, probe: Probe, function: String) thr
         actual: "it raised SIGPIPE \(signals) time(s): a program of yours would have been killed (exit status 141)", hint: .noSigpipe)
 }
 
-private func expectLeftInSocket(_ expected: [UInt8], wire: Lesson04Wire, probe: Probe, after: String) throws {
+private func expectLeftInSocket(_ expected: [UInt8], wire: DrivenConnection, probe: Probe, after: String) throws {
     let deadline = Clock.now + 0.5
     var left = wire.unread(limit: expected.count)
     while left.count < expected.count && Clock.now < deadline {

@@ -27,7 +27,7 @@ final class Lesson05UDPGrader: GraderCase {
             for address in asked {
                 let wanted = address.port == 0 ? "\(address.host ?? "?") (port chosen by the kernel)" : "\(address)"
                 let probe = Probe("openUDPSocket(boundTo: \(address)) makes a UDP socket bound to \(wanted)")
-                let stale = UDPStaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.udpCandidates)
                 let fd = try probe.call(
                     "openUDPSocket(boundTo: \(address))", returns: { [$0] }, blockedHint: .datagramSocket,
                     errorHint: { error in
@@ -93,7 +93,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let target = try to.localAddress
                 let log = probe.transcript.open("your socket \(from.address) -> harness UDP socket \(target)")
                 probe.transcript.record(log, .note("your code was asked to send \(describeDatagram(payload))"))
-                let stale = UDPStaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.udpCandidates)
                 try probe.call(
                     "sendDatagram(_:_: \(size) bytes, to: \(target))", blockedHint: .udpSendDatagram,
                     errorHint: { error in
@@ -184,7 +184,7 @@ final class Lesson05UDPGrader: GraderCase {
                 try sender.sendDatagram(Array(text.utf8), to: learner.address)
             }
             for text in ["first", "second, a bit longer"] {
-                let stale = UDPStaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.udpCandidates)
                 let datagram = try probe.call(
                     "receiveDatagram(_:maxSize: 1024)", unblock: learner.unblock, blockedHint: .oneDatagram,
                     errorHint: { Self.receiveErrorHint($0, stale: stale) ?? .oneDatagram }
@@ -290,7 +290,7 @@ final class Lesson05UDPGrader: GraderCase {
                 probe.transcript.record(log, .note("harness -> your code: \(describeDatagram(sent))"))
                 try sender.sendDatagram(sent, to: learner.address)
                 let expected = Array(sent.prefix(maxSize))
-                let stale = UDPStaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.udpCandidates)
                 let datagram = try probe.call(
                     "receiveDatagram(_:maxSize: \(maxSize)) of a \(sent.count)-byte datagram", unblock: learner.unblock,
                     blockedHint: sent.isEmpty ? .udpEmptyDatagram : .oneDatagram,
@@ -342,7 +342,7 @@ final class Lesson05UDPGrader: GraderCase {
                 let log = probe.transcript.open("harness UDP socket \(from) -> your socket \(to.address)")
                 probe.transcript.record(log, .bytes(from: .harness, text))
                 try sender.sendDatagram(text, to: to.address)
-                let stale = UDPStaleErrno(probe.random)
+                let stale = StaleErrno(probe.random, from: StaleErrno.udpCandidates)
                 let datagram = try probe.call(
                     "receiveDatagram(_:maxSize: 512) of a datagram from \(from)", unblock: to.unblock, blockedHint: .oneDatagram,
                     errorHint: { error in Self.receiveErrorHint(error, stale: stale) ?? .udpSenderAddress }
@@ -507,7 +507,7 @@ final class Lesson05UDPGrader: GraderCase {
             defer { server.stop() }
             let learner = try LearnerUDPSocket()
             defer { learner.close() }
-            let stale = UDPStaleErrno(probe.random)
+            let stale = StaleErrno(probe.random, from: StaleErrno.udpCandidates)
             let measured = try callRequest(
                 probe, learner, request: Array("anyone?".utf8), server: server.address, timeout: timeout, attempts: attempts, stale: stale,
                 context: { Self.arrived(server) }, blocked: { server.received.count > attempts ? .boundedRetry : .udpAttemptTimeout })
@@ -792,7 +792,7 @@ extension Lesson05UDPGrader {
     /// blocks, the hint comes from `blocked`, asked after the fact; a spin gets `busy-wait`.
     fileprivate func callRequest(
         _ probe: Probe, _ learner: LearnerUDPSocket, request: [UInt8], server: SocketAddress, timeout: Double, attempts: Int,
-        seconds: Double? = nil, stale: UDPStaleErrno? = nil, context: () -> String = { "" }, blocked: () -> Hint
+        seconds: Double? = nil, stale: StaleErrno? = nil, context: () -> String = { "" }, blocked: () -> Hint
     ) throws -> Deadline.Measured<[UInt8]> {
         let function = "requestWithRetry(_:request: \(escaped(request)), to: \(server), timeout: \(timeout), attempts: \(attempts))"
         do {
@@ -811,7 +811,7 @@ extension Lesson05UDPGrader {
 
     /// The hint for an error requestWithRetry threw where it should have returned (or
     /// thrown NoReply), from what it threw and how soon; nil when nothing specific fits.
-    fileprivate static func requestErrorHint(_ error: any Error, seconds: Double, timeout: Double, attempts: Int, stale: UDPStaleErrno?) -> Hint? {
+    fileprivate static func requestErrorHint(_ error: any Error, seconds: Double, timeout: Double, attempts: Int, stale: StaleErrno?) -> Hint? {
         if let stale, stale.explains(error) { return .udpErrnoCheck }
         if let error = error as? SocketError, error.code == EAGAIN || error.code == EWOULDBLOCK { return .udpEagainTimeout }
         if error is ConnectionClosed { return .udpEmptyDatagram }
@@ -820,7 +820,7 @@ extension Lesson05UDPGrader {
     }
 
     /// The hint for an error receiveDatagram threw where a datagram was waiting (or coming).
-    fileprivate static func receiveErrorHint(_ error: any Error, stale: UDPStaleErrno?) -> Hint? {
+    fileprivate static func receiveErrorHint(_ error: any Error, stale: StaleErrno?) -> Hint? {
         if let stale, stale.explains(error) { return .udpErrnoCheck }
         guard let error = error as? SocketError else { return error is ConnectionClosed ? .udpEmptyDatagram : nil }
         if error.call.hasPrefix("SocketAddress") { return .udpSenderAddress }
@@ -937,7 +937,7 @@ extension Lesson05UDPGrader {
         } else {
             choreography.signal()
         }
-        let stale = UDPStaleErrno(probe.random)
+        let stale = StaleErrno(probe.random, from: StaleErrno.udpCandidates)
         let function = "serveUDP(_:requests: \(count), reply: \(reply.count) bytes)"
         let outcome: Result<Void, any Error>
         do {

@@ -213,7 +213,7 @@ final class Lesson06OptionsGrader: GraderCase {
 
             // The effect: a recv on a silent connection gives up after about the time set.
             let effectProbe = Probe("after setTimeout(_:t), a recv on a silent connection fails with EAGAIN after about t seconds")
-            let silent = try OptionsLink.accepted(effectProbe)
+            let silent = try DrivenConnection.accepted(effectProbe)
             defer { silent.finish() }
             let limit = Double(effectProbe.random.int(in: 150...250)) / 1000
             let learnerEnd = silent.fd
@@ -292,7 +292,7 @@ final class Lesson06OptionsGrader: GraderCase {
     private func checkReceiveIfReady() throws {
         let probe = Probe("receiveIfReady(_:maxSize:) on a non-blocking socket: nil at once while nothing has arrived, at most maxSize bytes of what has, every byte once and in order, then [] at end-of-file")
         let random = probe.random
-        let link = try OptionsLink.accepted(probe)
+        let link = try DrivenConnection.accepted(probe)
         defer { link.finish() }
         let fd = link.fd
         guard fcntl(fd, F_SETFL, OptionsLesson.flags(fd) | O_NONBLOCK) == 0 else { throw SocketError(call: "fcntl") }
@@ -362,7 +362,7 @@ final class Lesson06OptionsGrader: GraderCase {
 
     /// Sends more than `maxSize` bytes and has receiveIfReady take them, at most `maxSize` at a
     /// time, with a stale EAGAIN in errno before every call; then nil once all are read.
-    private func receiveInPieces(_ probe: Probe, _ link: OptionsLink, maxSize: Int) throws {
+    private func receiveInPieces(_ probe: Probe, _ link: DrivenConnection, maxSize: Int) throws {
         let fd = link.fd
         let payload = probe.random.bytes(probe.random.int(in: (maxSize + 1)...(3 * maxSize)))
         try link.send(payload)
@@ -419,7 +419,7 @@ final class Lesson06OptionsGrader: GraderCase {
         _ = try closed.address.withSockAddr { connect(refused.fd, $0, $1) }
         _ = Inspect.waitWritable(refused.fd, seconds: 2)
         probe.transcript.note("a non-blocking connect from a harness socket to \(closed.address), where nothing listens, was refused")
-        let link = try OptionsLink.accepted(probe, host: host)
+        let link = try DrivenConnection.accepted(probe, host: host)
         defer { link.finish() }
         let cases: [(String, Int32, () throws -> Void)] = [
             ("on a socket whose connect to \(closed.address) was refused", refused.fd, {}),
@@ -456,7 +456,7 @@ final class Lesson06OptionsGrader: GraderCase {
         let plain = try HarnessSocket.make()
         let bound = try OptionsLesson.closedPort(host: host)
         let udp = try HarnessSocket.udp(host: host)
-        let link = try OptionsLink.connected(probe, host: host)
+        let link = try DrivenConnection.connected(probe, host: host)
         defer { link.finish() }
         let cases: [(String, Int32, Bool)] = [
             ("a listener on \(try listener4.localAddress)", listener4.fd, true),
@@ -483,11 +483,11 @@ final class Lesson06OptionsGrader: GraderCase {
         let probe = Probe("peerAddress(of:) returns the other end's address (getpeername), for 127.x.y.z addresses and ::1, from either side of a connection")
         let serverHost = OptionsLesson.loopbackIPv4(probe.random)
         let clientHost = OptionsLesson.loopbackIPv4(probe.random)
-        let outgoing = try OptionsLink.connected(probe, host: serverHost, clientHost: clientHost)
+        let outgoing = try DrivenConnection.connected(probe, host: serverHost, clientHost: clientHost)
         defer { outgoing.finish() }
-        let incoming = try OptionsLink.accepted(probe, host: serverHost, clientHost: clientHost)
+        let incoming = try DrivenConnection.accepted(probe, host: serverHost, clientHost: clientHost)
         defer { incoming.finish() }
-        let ipv6 = try OptionsLink.connected(probe, host: "::1")
+        let ipv6 = try DrivenConnection.connected(probe, host: "::1")
         defer { ipv6.finish() }
         let cases = [("a socket that connected to \(outgoing.harnessAddress)", outgoing),
                      ("a socket accepted from \(incoming.harnessAddress)", incoming),

@@ -7,26 +7,12 @@ import SocketKit
 // even when the call also leaked), error inputs that the learner cannot special-case, and
 // a descriptor table made full in a way a deadline can undo.
 
-/// An errno value an earlier failed call could have left behind. Planted first thing on the
-/// learner's thread, it must not change what a call that succeeds does, and must not be
-/// what a call that fails reports. None of the calls lessons 1 and 2 make (nor a wrong
-/// getpeername, whose ENOTCONN must read as its own mistake) fails with these.
-struct StaleErrno: Sendable {
-    let code: Int32
-
-    init(_ random: SeededGenerator) {
-        code = random.pick([EINTR, EAGAIN, ETIMEDOUT, EHOSTUNREACH, ENOBUFS, EPIPE, ECONNRESET])
-    }
-
-    private init(code: Int32) { self.code = code }
-
-    /// errno cleared to 0: for a check that must not mix a stale errno into its verdict.
-    static let cleared = StaleErrno(code: 0)
-
-    /// Leaves `code` in errno on the calling thread.
-    func plant() { errno = code }
-
-    var name: String { errnoName(code) }
+extension StaleErrno {
+    /// The errno values lessons 1 and 2 leave behind. Planted first thing on the learner's
+    /// thread, one must not change what a call that succeeds does, and must not be what a
+    /// call that fails reports. None of the calls lessons 1 and 2 make (nor a wrong
+    /// getpeername, whose ENOTCONN must read as its own mistake) fails with these.
+    static let firstLessons: [Int32] = [EINTR, EAGAIN, ETIMEDOUT, EHOSTUNREACH, ENOBUFS, EPIPE, ECONNRESET]
 }
 
 /// What one learner call did, seen from its own thread.
@@ -223,35 +209,35 @@ extension Probe {
 /// large share of it even on a busy machine; one that waits in a system call uses almost none.
 final class ThreadWatch: @unchecked Sendable {
     private let lock = NSLock()
-    private var clock: clockid_t?
+    private var activity: ThreadActivity?
     private var started = 0.0
     private var share: Double?
+    private var runnable: Bool?
 
     /// Called first thing on the learner's thread.
     func begin() {
-        var id = clockid_t()
-        let found = pthread_getcpuclockid(pthread_self(), &id) == 0
+        let activity = ThreadActivity()
         lock.withLock {
-            clock = found ? id : nil
+            self.activity = activity
             started = Clock.now
         }
     }
 
-    /// Called from another thread when the call's time is up.
+    /// Called from another thread when the call's time is up (before it is unblocked).
     func sample() {
         lock.withLock {
-            guard let clock else { return }
-            var time = timespec()
-            guard clock_gettime(clock, &time) == 0 else { return }
-            let cpu = Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+            guard let activity, let cpu = activity.cpuSeconds else { return }
             let wall = Clock.now - started
             if wall > 0 { share = cpu / wall }
+            runnable = activity.isRunnable
         }
     }
 
-    /// True when the thread used more than a fifth of the processor while it was waited for
-    /// (nil: not measured).
-    var spinning: Bool? { lock.withLock { share.map { $0 > 0.2 } } }
+    /// True when the thread used more than a fifth of the processor while it was waited
+    /// for, or was ready to run when its time was up (a loop on a busy machine gets little
+    /// processor time, but a thread blocked in a system call is never runnable); nil: not
+    /// measured.
+    var spinning: Bool? { lock.withLock { share.map { $0 > 0.2 || runnable == true } } }
 }
 
 /// Inputs for the error paths of calls that take a descriptor.

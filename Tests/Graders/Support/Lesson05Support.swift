@@ -111,20 +111,9 @@ func describeDatagram(_ bytes: [UInt8]) -> String {
     bytes.count <= 64 ? "\(bytes.count) bytes \(escaped(bytes))" : "\(bytes.count) bytes starting \(escaped(bytes.prefix(16)))"
 }
 
-/// A stale errno for a learner's call that succeeds: drawn before the call, planted first
-/// thing on the learner's thread (errno belongs to one thread), and recognised afterwards
-/// if the learner's code reports it as a failure.
-struct UDPStaleErrno: Sendable {
-    let code: Int32
-
-    init(_ random: SeededGenerator) {
-        code = random.pick([EINTR, EAGAIN, EBADF, ECONNREFUSED, EINVAL, ENOTSOCK])
-    }
-
-    func plant() { errno = code }
-
-    /// True when `error` is a SocketError carrying the planted code.
-    func explains(_ error: any Error) -> Bool { (error as? SocketError)?.code == code }
+extension StaleErrno {
+    /// Lesson 5's stale codes.
+    static let udpCandidates: [Int32] = [EINTR, EAGAIN, EBADF, ECONNREFUSED, EINVAL, ENOTSOCK]
 }
 
 /// Runs `body` with an open descriptor that is not a socket: the read end of a pipe with

@@ -14,13 +14,13 @@ enum OptionsLesson {
     }
 
     static func address(_ host: String, _ port: UInt16 = 0) -> SocketAddress {
-        host.contains(":") ? .ipv6(host: host, port: port) : .ipv4(host: host, port: port)
+        DrivenConnection.address(host, port)
     }
 
     /// A stale errno for a call that should succeed: a value none of this lesson's calls
     /// produces on its own, so an answer that throws it was reading errno after a success.
     static func staleErrno(_ random: SeededGenerator) -> Int32 {
-        random.pick([ENOENT, ENOSPC, EHOSTUNREACH, EIO])
+        StaleErrno(random, from: [ENOENT, ENOSPC, EHOSTUNREACH, EIO]).code
     }
 
     /// The hint for an error thrown by a call that should have succeeded: `stale` when the
@@ -232,25 +232,6 @@ enum OptionsLesson {
         }
         return (socket, try socket.localAddress)
     }
-
-    /// Binds `fd` to `host` (port 0) and connects it to `address`, bounded by `seconds`.
-    static func bindAndConnect(_ fd: Int32, from host: String?, to address: SocketAddress, seconds: Double = Deadline.standard) throws {
-        if let host {
-            try Self.address(host).withSockAddr { pointer, length in
-                guard bind(fd, pointer, length) == 0 else { throw SocketError(call: "bind") }
-            }
-        }
-        let flags = fcntl(fd, F_GETFL)
-        guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else { throw SocketError(call: "fcntl") }
-        let started = try address.withSockAddr { pointer, length in connect(fd, pointer, length) }
-        if started != 0 {
-            guard errno == EINPROGRESS else { throw SocketError(call: "connect") }
-            guard Inspect.waitWritable(fd, seconds: seconds) else { throw SocketError(call: "connect", code: ETIMEDOUT) }
-            let failure = try Inspect.intOption(fd, SOL_SOCKET, SO_ERROR, "SO_ERROR")
-            guard failure == 0 else { throw SocketError(call: "connect", code: failure) }
-        }
-        guard fcntl(fd, F_SETFL, flags) == 0 else { throw SocketError(call: "fcntl") }
-    }
 }
 
 /// The sleeps a learner's call made, recorded from inside its own thread.
@@ -270,88 +251,6 @@ final class OptionsSleeps: @unchecked Sendable {
 
     /// nil when the count could not be read.
     var value: Int? { lock.withLock { counted } }
-}
-
-/// A TCP connection the harness makes on loopback, one end of which is handed to the
-/// learner's code. The learner's end is a plain descriptor (counted as the learner's); the
-/// other end is the harness's, and records what it sends in the probe's transcript.
-final class OptionsLink: @unchecked Sendable {
-    /// The learner's end.
-    let fd: Int32
-    /// The harness's end.
-    let harness: HarnessSocket
-    /// The learner's end's own address and its peer's (the harness's end).
-    let learnerAddress: SocketAddress
-    let harnessAddress: SocketAddress
-    private let transcript: Transcript
-    private let log: Int
-    private let identity: [UInt64]?
-
-    private init(fd: Int32, harness: HarnessSocket, transcript: Transcript, title: String) throws {
-        self.fd = fd
-        self.harness = harness
-        self.transcript = transcript
-        self.learnerAddress = try Inspect.localAddress(fd)
-        self.harnessAddress = try harness.localAddress
-        self.log = transcript.open(title + " (harness \(harnessAddress) <-> your socket \(learnerAddress))")
-        self.identity = Inspect.identity(fd)
-    }
-
-    /// The learner's end accepted a connection: the harness connected to it from `clientHost`
-    /// (bound there first when given) to a listener on `host`.
-    static func accepted(_ probe: Probe, host: String = "127.0.0.1", clientHost: String? = nil) throws -> OptionsLink {
-        let listener = try HarnessSocket.listener(host: host, ownsAccepted: false)
-        defer { listener.close() }
-        let client = try HarnessSocket.make(OptionsLesson.address(host).family)
-        try OptionsLesson.bindAndConnect(client.fd, from: clientHost, to: try listener.localAddress)
-        guard Inspect.waitReadable(listener.fd, seconds: Deadline.standard) else { throw SocketError(call: "accept", code: ETIMEDOUT) }
-        let fd = accept(listener.fd, nil, nil)
-        guard fd >= 0 else { throw SocketError(call: "accept") }
-        return try OptionsLink(fd: fd, harness: client, transcript: probe.transcript, title: "a connection accepted on your side")
-    }
-
-    /// The learner's end connected (from `clientHost`, when given) to a harness listener on `host`.
-    static func connected(_ probe: Probe, host: String = "127.0.0.1", clientHost: String? = nil) throws -> OptionsLink {
-        let listener = try HarnessSocket.listener(host: host)
-        defer { listener.close() }
-        let fd = socket(OptionsLesson.address(host).family.rawValue, SocketType.stream.rawValue, 0)
-        guard fd >= 0 else { throw SocketError(call: "socket") }
-        do {
-            try OptionsLesson.bindAndConnect(fd, from: clientHost, to: try listener.localAddress)
-            guard let server = try listener.accept(seconds: Deadline.standard) else { throw SocketError(call: "accept", code: ETIMEDOUT) }
-            return try OptionsLink(fd: fd, harness: server, transcript: probe.transcript, title: "a connection your side made")
-        } catch {
-            _ = LibC.close(fd)
-            throw error
-        }
-    }
-
-    /// The harness sends `bytes` (all of them, looping).
-    func send(_ bytes: [UInt8]) throws {
-        transcript.record(log, bytes.count > 256 ? .bulk(from: .harness, bytes: bytes, reads: 1) : .bytes(from: .harness, bytes))
-        try harness.sendAll(bytes)
-    }
-
-    /// The harness closes its end: the learner's end reads end-of-file.
-    func close() {
-        transcript.record(log, .closed(by: .harness))
-        harness.close()
-    }
-
-    /// The harness aborts the connection (SO_LINGER 0): the learner's end gets ECONNRESET.
-    func reset() throws {
-        transcript.record(log, .reset(by: .harness))
-        try harness.resetOnClose()
-        harness.close()
-    }
-
-    func note(_ text: String) { transcript.record(log, .note(text)) }
-
-    /// Closes both ends (the learner's only if its code has not closed it already).
-    func finish() {
-        if identity != nil && Inspect.identity(fd) == identity { _ = LibC.close(fd) }
-        harness.close()
-    }
 }
 
 /// Lesson 6's own hints. (The older ones, whose ids known-bad answers expect, are in the
