@@ -120,12 +120,7 @@ final class Lesson07ManyClientsGrader: GraderCase {
                 throw probe.fail(expected: "serveWithThreads to wait for the running handler before it returns", actual: "it returned (\(Lesson07Grading.describe(result))) while the handler was still running", hint: .threadsStopWaits)
             }
             gate.openForever()
-            guard let result = server.waitForReturn(1.5) else {
-                throw probe.fail(expected: "serveWithThreads to return within 1.5 s of its last handler", actual: "it was still running", hint: .threadsStop)
-            }
-            if case .failure(let error) = result {
-                throw probe.fail(expected: "serveWithThreads to return normally when stopped", actual: "it threw \(error)", hint: .threadsStop)
-            }
+            try Lesson07Grading.expectNormalReturn("serveWithThreads", server.waitForReturn, within: 1.5, after: "its last handler", when: "when stopped", probe: probe, hint: .threadsStop)
             guard server.stopByteStillThere else {
                 throw probe.fail(expected: "the stop byte left in the pipe (other servers may watch it too)", actual: "the pipe was empty: the server read it", hint: .stopRead)
             }
@@ -147,19 +142,8 @@ final class Lesson07ManyClientsGrader: GraderCase {
     func test4_threadsReportABadListener() throws {
         try grade {
             let probe = Probe("serveWithThreads(_:limit:stop:handler:) throws SocketError at once when the listener is not usable: a closed descriptor, a pipe, a socket that is not listening")
-            let closed = ErrorInputs.closedDescriptor(probe.random)
-            try Lesson07Grading.expectFailure(probe, "a closed descriptor (\(closed))", codes: [EBADF]) { stop in
-                try serveWithThreads(closed, limit: 2, stop: stop) { _ in }
-            }
-            try ErrorInputs.withPipe { pipeEnd in
-                try Lesson07Grading.expectFailure(probe, "the read end of a pipe", codes: [ENOTSOCK]) { stop in
-                    try serveWithThreads(pipeEnd, limit: 2, stop: stop) { _ in }
-                }
-            }
-            let idle = try HarnessSocket.make(probe.random.pick([.inet, .inet6]))
-            defer { idle.close() }
-            try Lesson07Grading.expectFailure(probe, "a TCP socket that is not listening", codes: [EINVAL]) { stop in
-                try serveWithThreads(idle.fd, limit: 2, stop: stop) { _ in }
+            try Lesson07Grading.expectBadListenersRefused(probe) { listener, stop in
+                try serveWithThreads(listener, limit: 2, stop: stop) { _ in }
             }
         }
     }
@@ -348,12 +332,7 @@ final class Lesson07ManyClientsGrader: GraderCase {
                 clients.append(client)
             }
             server.requestStop()
-            guard let result = server.waitForReturn(1) else {
-                throw probe.fail(expected: "serveEchoWithPoll to return within 1 s of the stop byte", actual: "it was still running", hint: .pollStop)
-            }
-            if case .failure(let error) = result {
-                throw probe.fail(expected: "serveEchoWithPoll to return normally when stopped", actual: "it threw \(error)", hint: .pollStop)
-            }
+            try Lesson07Grading.expectNormalReturn("serveEchoWithPoll", server.waitForReturn, within: 1, after: "the stop byte", when: "when stopped", probe: probe, hint: .pollStop)
             for (index, client) in clients.enumerated() where !client.closedByServer(within: 0.5) {
                 throw probe.fail(expected: "every client's connection closed when the server stops", actual: "client \(index + 1) of \(count) was still open", hint: .pollLeaks)
             }
@@ -375,19 +354,8 @@ final class Lesson07ManyClientsGrader: GraderCase {
     func test10_pollReportsABadListener() throws {
         try grade {
             let probe = Probe("serveEchoWithPoll(_:stop:maxPending:idleTimeout:) throws SocketError at once when the listener is not usable: a closed descriptor, a pipe, a socket that is not listening")
-            let closed = ErrorInputs.closedDescriptor(probe.random)
-            try Lesson07Grading.expectFailure(probe, "a closed descriptor (\(closed))", codes: [EBADF]) { stop in
-                try serveEchoWithPoll(closed, stop: stop, maxPending: 65_536, idleTimeout: 30)
-            }
-            try ErrorInputs.withPipe { pipeEnd in
-                try Lesson07Grading.expectFailure(probe, "the read end of a pipe", codes: [ENOTSOCK]) { stop in
-                    try serveEchoWithPoll(pipeEnd, stop: stop, maxPending: 65_536, idleTimeout: 30)
-                }
-            }
-            let idle = try HarnessSocket.make(probe.random.pick([.inet, .inet6]))
-            defer { idle.close() }
-            try Lesson07Grading.expectFailure(probe, "a TCP socket that is not listening", codes: [EINVAL]) { stop in
-                try serveEchoWithPoll(idle.fd, stop: stop, maxPending: 65_536, idleTimeout: 30)
+            try Lesson07Grading.expectBadListenersRefused(probe) { listener, stop in
+                try serveEchoWithPoll(listener, stop: stop, maxPending: 65_536, idleTimeout: 30)
             }
         }
     }

@@ -8,18 +8,18 @@ import SocketKit
 final class LearnerThread: @unchecked Sendable {
     private let lock = NSLock()
     private var outcome: Result<Void, any Error>?
-    private var clock: clockid_t?
+    private var activity: ThreadActivity?
     private let finished = DispatchSemaphore(value: 0)
 
     /// Starts `body` on a new thread, with a stale errno left on that thread first (rule 1: a
     /// call that works must not be judged by an old errno). A stub throws at once: then
     /// `NotStarted` is thrown here, after `cleanUp`.
     init(_ random: SeededGenerator, name: String, cleanUp: () -> Void, body: @escaping @Sendable () throws -> Void) throws {
-        let stale = random.pick([EINTR, EAGAIN, EBADF, ECONNREFUSED, EINVAL])
+        let stale = StaleErrno(random)
         let thread = Thread {
-            var clock = clockid_t()
-            if pthread_getcpuclockid(pthread_self(), &clock) == 0 { self.lock.withLock { self.clock = clock } }
-            errno = stale
+            let activity = ThreadActivity()
+            self.lock.withLock { self.activity = activity }
+            stale.plant()
             let result = Result { try body() }
             self.lock.withLock { self.outcome = result }
             self.finished.signal()
@@ -38,10 +38,8 @@ final class LearnerThread: @unchecked Sendable {
 
     /// Processor time the thread has used so far (nil once it has ended).
     var cpuSeconds: Double? {
-        guard result == nil, let clock = lock.withLock({ clock }) else { return nil }
-        var time = timespec()
-        guard clock_gettime(clock, &time) == 0 else { return nil }
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        guard result == nil else { return nil }
+        return lock.withLock { activity }?.cpuSeconds
     }
 
     /// The processor time the thread used over `seconds` of waiting: near 0 for a loop that
@@ -50,6 +48,16 @@ final class LearnerThread: @unchecked Sendable {
         let before = cpuSeconds ?? 0
         Thread.sleep(forTimeInterval: seconds)
         return max(0, (cpuSeconds ?? before) - before)
+    }
+
+    /// Watches the thread for `seconds` while nothing happens: spinning when it used more than
+    /// `cpuLimit` seconds of processor time, or when the scheduler held it runnable most of
+    /// the time (a loop that never waits, on a machine too busy to give it much processor).
+    func watchWhileWaiting(_ seconds: Double, cpuLimit: Double) -> (spinning: Bool, cpu: Double) {
+        let before = cpuSeconds ?? 0
+        let runnable = lock.withLock { activity }?.isSpinning(over: seconds) ?? false
+        let cpu = max(0, (cpuSeconds ?? before) - before)
+        return (runnable || cpu > cpuLimit, cpu)
     }
 
     /// Waits up to `seconds` for the function to return. nil: still running.
@@ -97,6 +105,11 @@ final class RunningServer: @unchecked Sendable {
     /// that blocks in poll, about `seconds` for one that spins.
     func cpuWhileWaiting(_ seconds: Double) -> Double { thread.cpuWhileWaiting(seconds) }
 
+    /// Spinning or not, over `seconds` with nothing to do (see LearnerThread).
+    func watchWhileWaiting(_ seconds: Double, cpuLimit: Double) -> (spinning: Bool, cpu: Double) {
+        thread.watchWhileWaiting(seconds, cpuLimit: cpuLimit)
+    }
+
     /// Writes the stop byte (once).
     func requestStop() {
         var byte: UInt8 = 1
@@ -136,21 +149,7 @@ struct EchoClient {
     let transcript: Transcript
 
     init(_ address: SocketAddress, number: Int, transcript: Transcript, receiveBuffer: Int32? = nil) throws {
-        // A small receive buffer must be set before connecting to take effect on the window.
-        if let receiveBuffer {
-            let socket = try HarnessSocket.make(address.family)
-            try socket.setOption(SOL_SOCKET, SO_RCVBUF, receiveBuffer, "SO_RCVBUF")
-            let flags = fcntl(socket.fd, F_GETFL)
-            _ = fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK)
-            let started = try address.withSockAddr { SocketKit.connect(socket.fd, $0, $1) }
-            if started != 0 {
-                guard errno == EINPROGRESS, Inspect.waitWritable(socket.fd, seconds: 2) else { throw SocketError(call: "connect") }
-            }
-            _ = fcntl(socket.fd, F_SETFL, flags)
-            self.socket = socket
-        } else {
-            socket = try HarnessSocket.connect(to: address, seconds: 2)
-        }
+        socket = try HarnessSocket.connect(to: address, receiveBuffer: receiveBuffer)
         self.transcript = transcript
         connection = transcript.open("client \(number) -> server")
     }
@@ -189,6 +188,24 @@ struct EchoClient {
             }
         }
         return false
+    }
+}
+
+extension HarnessSocket {
+    /// Connects to `address` within 2 s; with `receiveBuffer`, SO_RCVBUF is set first (a small
+    /// receive buffer must be set before connecting to take effect on the window).
+    static func connect(to address: SocketAddress, receiveBuffer: Int32?) throws -> HarnessSocket {
+        guard let receiveBuffer else { return try connect(to: address, seconds: 2) }
+        let socket = try make(address.family)
+        try socket.setOption(SOL_SOCKET, SO_RCVBUF, receiveBuffer, "SO_RCVBUF")
+        let flags = fcntl(socket.fd, F_GETFL)
+        _ = fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK)
+        let started = try address.withSockAddr { SocketKit.connect(socket.fd, $0, $1) }
+        if started != 0 {
+            guard errno == EINPROGRESS, Inspect.waitWritable(socket.fd, seconds: 2) else { throw SocketError(call: "connect") }
+        }
+        _ = fcntl(socket.fd, F_SETFL, flags)
+        return socket
     }
 }
 
@@ -244,6 +261,34 @@ enum Lesson07Grading {
         case .failure(let error):
             throw probe.fail(expected: expected, actual: "it threw \(error)", hint: .serverErrorType)
         }
+    }
+
+    /// The learner's function, running on its own thread, must return normally within
+    /// `seconds` (of `after`: "its last handler"); `when` says when ("when stopped").
+    static func expectNormalReturn(
+        _ function: String, _ wait: (Double) -> Result<Void, any Error>?, within seconds: Double, after: String, when: String, probe: Probe, hint: Hint
+    ) throws {
+        guard let result = wait(seconds) else {
+            throw probe.fail(expected: "\(function) to return within \(Probe.secondsText(seconds)) of \(after)", actual: "it was still running", hint: hint)
+        }
+        if case .failure(let error) = result {
+            throw probe.fail(expected: "\(function) to return normally \(when)", actual: "it threw \(error)", hint: hint)
+        }
+    }
+
+    /// Rule 1 for a server function: a listener that is not open (a closed descriptor drawn
+    /// from the seed), not a socket (a pipe), or not listening (a TCP socket of either family):
+    /// SocketError at once, every time. `serve(listener, stop)` calls the learner's server.
+    static func expectBadListenersRefused(_ probe: Probe, _ serve: @escaping @Sendable (Int32, Int32) throws -> Void) throws {
+        let closed = ErrorInputs.closedDescriptor(probe.random)
+        try expectFailure(probe, "a closed descriptor (\(closed))", codes: [EBADF]) { stop in try serve(closed, stop) }
+        try ErrorInputs.withPipe { pipeEnd in
+            try expectFailure(probe, "the read end of a pipe", codes: [ENOTSOCK]) { stop in try serve(pipeEnd, stop) }
+        }
+        let idle = try HarnessSocket.make(probe.random.pick([.inet, .inet6]))
+        defer { idle.close() }
+        let fd = idle.fd
+        try expectFailure(probe, "a TCP socket that is not listening", codes: [EINVAL]) { stop in try serve(fd, stop) }
     }
 
     /// A client that writes as fast as it can and never reads, on a thread of its own,
@@ -379,4 +424,11 @@ extension Hint {
     static let pollHalfClose = Hint("poll-half-close", "recv returning 0 means the client will send no more, not that it stopped reading: send what is still pending, then close.")
     static let pollLeaks = Hint("poll-leaks", "Close a connection when its client resets or vanishes, when you drop it, and every one of them when you stop: each is a descriptor and a socket in the kernel.")
     static let pollStop = Hint("poll-stop", "Put the stop pipe in every poll (POLLIN); when it is readable, close your connections and return.")
+}
+
+extension Probe {
+    /// "0.5 s", for a wait in a message.
+    static func secondsText(_ value: Double) -> String {
+        String(format: "%.1f s", value)
+    }
 }

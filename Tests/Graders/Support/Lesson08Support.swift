@@ -25,25 +25,10 @@ final class ChatClient {
     private(set) var left = false
 
     init(_ address: SocketAddress, number: Int, transcript: Transcript, receiveBuffer: Int32? = nil) throws {
-        self.socket = try Self.connect(address, receiveBuffer: receiveBuffer)
+        self.socket = try HarnessSocket.connect(to: address, receiveBuffer: receiveBuffer)
         self.number = number
         self.transcript = transcript
         connection = transcript.open("chat client \(number) -> server")
-    }
-
-    /// A small receive buffer must be set before connecting to shrink the window.
-    private static func connect(_ address: SocketAddress, receiveBuffer: Int32?) throws -> HarnessSocket {
-        guard let receiveBuffer else { return try HarnessSocket.connect(to: address, seconds: 2) }
-        let socket = try HarnessSocket.make(address.family)
-        try socket.setOption(SOL_SOCKET, SO_RCVBUF, receiveBuffer, "SO_RCVBUF")
-        let flags = fcntl(socket.fd, F_GETFL)
-        _ = fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK)
-        let started = try address.withSockAddr { SocketKit.connect(socket.fd, $0, $1) }
-        if started != 0 {
-            guard errno == EINPROGRESS, Inspect.waitWritable(socket.fd, seconds: 2) else { throw SocketError(call: "connect") }
-        }
-        _ = fcntl(socket.fd, F_SETFL, flags)
-        return socket
     }
 
     /// "client 3 (张伟)", or "client 3 (no nickname)".
@@ -358,7 +343,9 @@ final class RunningClient: @unchecked Sendable {
 
     var result: Result<Void, any Error>? { thread.result }
     func waitForReturn(_ seconds: Double) -> Result<Void, any Error>? { thread.waitForReturn(seconds) }
-    func cpuWhileWaiting(_ seconds: Double) -> Double { thread.cpuWhileWaiting(seconds) }
+    func watchWhileWaiting(_ seconds: Double, cpuLimit: Double) -> (spinning: Bool, cpu: Double) {
+        thread.watchWhileWaiting(seconds, cpuLimit: cpuLimit)
+    }
 
     /// True while the connection the learner was given is still open (checked by identity:
     /// a number closed and reused by something else does not count).
@@ -514,6 +501,13 @@ final class ChatScene {
         let client = try ChatClient(server.address, number: clients.count + 1, transcript: probe.transcript, receiveBuffer: receiveBuffer)
         clients.append(client)
         return client
+    }
+
+    /// As many new clients as `names`, all connected first, then each taking its name in turn.
+    func connectAndJoin(_ names: [String]) throws -> [ChatClient] {
+        let clients = try names.map { _ in try connect() }
+        for (client, name) in zip(clients, names) { try join(client, as: name) }
+        return clients
     }
 
     /// The clients with a nickname that are still connected, as far as the check knows.
@@ -716,11 +710,5 @@ final class ChatScene {
         guard left.count <= expected else {
             throw fail(expected: "\(expected) connection(s) open on the server's side (one per client still connected) \(situation)", actual: "\(left.count) open: \(left.map(Inspect.describe).prefix(4).joined(separator: "; "))", hint: hint)
         }
-    }
-}
-
-extension Probe {
-    static func secondsText(_ value: Double) -> String {
-        String(format: "%.1f s", value)
     }
 }
