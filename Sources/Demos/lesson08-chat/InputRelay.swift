@@ -54,14 +54,16 @@ final class InputRelay: @unchecked Sendable {
                 failed = error  // "cannot read standard input: ...", said after the client has left
             }
         }
-        _ = close(writeEnd)  // the end of input for your client: it sends /quit
+        // Noted before the pipe's end is: once it is, your client may send /quit, hear bye
+        // and return, and `finish` must then find the input ended.
         lock.withLock {
-            guard !finished else { return }  // the client has already returned
+            guard !finished else { return }  // the server closed the connection first
             inputEnded = true
             endedMidLine = last != nil && last != UInt8(ascii: "\n")
             failure = failed
             clock = try? TimeLimit(on: connection, seconds: wait)
         }
+        _ = close(writeEnd)  // the end of input for your client: it sends /quit
     }
 
     /// Call it once your runChatClient has returned (or thrown): stops the clock, and says
