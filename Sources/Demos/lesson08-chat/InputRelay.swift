@@ -15,8 +15,8 @@ import SocketKit
 ///   says so. A server that forgets to close after "bye" does not keep the client for ever.
 ///
 /// A thread of the demo's copies standard input into the pipe as it comes: chunks as they
-/// are read, bytes unchanged. Your client cannot tell the pipe from the keyboard, except
-/// that it is always a pipe: poll and read work on both alike.
+/// are read, bytes unchanged. To your client it is an input like any other: poll and read
+/// work on a pipe as they do on a terminal.
 final class InputRelay: @unchecked Sendable {
     /// Your runChatClient's `input`.
     let readEnd: Int32
