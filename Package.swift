@@ -26,6 +26,7 @@ let demos: [(name: String, lessons: [String])] = [
     ("lesson06-options", ["Lesson06"]),
     ("lesson07-server", ["Lesson02", "Lesson04", "Lesson07"]),
     ("lesson07-load", []),  // a client of any echo server: it runs on no lesson's code
+    ("lesson08-chat", ["Lesson02", "Lesson03", "Lesson08"]),
 ]
 
 let package = Package(

@@ -39,3 +39,12 @@ public func setNonBlocking(_ fd: Int32, _ nonBlocking: Bool) throws {
     let wanted = nonBlocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK
     guard wanted == flags || fcntl(fd, F_SETFL, wanted) == 0 else { throw SocketError(call: "fcntl") }
 }
+
+/// A new pipe: bytes written to `write` come out of `read`, in order. The demos use one to
+/// wake a `poll` (the servers' stop pipe) and to hand a learner's code an input of the
+/// demo's making (the chat client's).
+public func makePipe() throws -> (read: Int32, write: Int32) {
+    var ends: [Int32] = [-1, -1]
+    guard pipe(&ends) == 0 else { throw SocketError(call: "pipe") }
+    return (ends[0], ends[1])
+}

@@ -57,12 +57,7 @@ func echo(_ connection: Int32, peer: SocketAddress) -> String {
 }
 
 command.run {
-    let listener: Int32
-    do {
-        listener = try makeListener(host: host, port: port, backlog: 5)
-    } catch let error as SocketError {
-        throw DemoError.cannotListen(on: "\(host):\(port)", error)
-    }
+    let listener = try command.listen(on: host, port: port) { try makeListener(host: $0, port: $1, backlog: 5) }
     defer { _ = close(listener) }
     let address = try boundAddress(of: listener)
     command.say("listening on \(address); in another terminal: nc \(address.host!) \(address.port!)  (Ctrl-C stops)")

@@ -54,14 +54,7 @@ func printReplies(from fd: Int32, serverClosed: DispatchSemaphore) {
 }
 
 command.run {
-    let fd: Int32
-    do {
-        fd = try command.within(wait, or: "no connection to \(address) after \(plain(wait)) s (--wait): is its listen queue full?") {
-            try openConnection(to: address)
-        }
-    } catch let error as SocketError {
-        throw DemoError.cannotConnect(to: address, error)
-    }
+    let fd = try command.connect(to: address, wait: wait, with: openConnection)
     try? suppressSIGPIPE(on: fd)  // macOS; on Linux your sendAll passes sendNoSignal
     // A send to a server that has stopped reading waits until there is room: give up after
     // --wait seconds (send fails with EAGAIN) instead of waiting for ever.

@@ -53,12 +53,7 @@ func runServer() throws {
     let limit = options["clients"].isEmpty ? nil : command.count(options["clients"], flag: "clients")
     let host = options["host"]
     _ = command.address(host: host, port: port, ipv4Only: true)  // lesson 2's makeListener takes IPv4 text
-    let listener: Int32
-    do {
-        listener = try makeListener(host: host, port: port)
-    } catch let error as SocketError {
-        throw DemoError.cannotListen(on: "\(host):\(port)", error)
-    }
+    let listener = try command.listen(on: host, port: port) { try makeListener(host: $0, port: $1) }
     defer { _ = close(listener) }
     let address = try boundAddress(of: listener)
     command.say("echo server listening on \(address); try: swift run lesson04-echo --role client --port \(address.port!)")
@@ -105,14 +100,7 @@ func runClient() throws {
     let wait = command.seconds(options["wait"], flag: "wait")
     let address = command.address(host: options["host"], port: port)
     command.requireStandardStreams()
-    let fd: Int32
-    do {
-        fd = try command.within(wait, or: "no connection to \(address) after \(plain(wait)) s (--wait): is its listen queue full?") {
-            try openConnection(to: address)
-        }
-    } catch let error as SocketError {
-        throw DemoError.cannotConnect(to: address, error)
-    }
+    let fd = try command.connect(to: address, wait: wait, with: openConnection)
     defer { _ = close(fd) }
     // A server that accepts and never answers (or never reads) must not hold this client
     // for ever: recv and send give up after --wait seconds (EAGAIN).

@@ -85,11 +85,7 @@ func modelSummary() -> String {
 /// drop their handshakes and make them try again a second later. (The kernel caps it at
 /// net.core.somaxconn.)
 func openListener() throws -> Int32 {
-    do {
-        return try makeListener(host: host, port: port, backlog: Int32(SOMAXCONN))
-    } catch let error as SocketError {
-        throw DemoError.cannotListen(on: "\(host):\(port)", error)
-    }
+    try command.listen(on: host, port: port) { try makeListener(host: $0, port: $1, backlog: Int32(SOMAXCONN)) }
 }
 
 command.run {
@@ -104,9 +100,5 @@ command.run {
     case "threads": try serveWithThreads(listener, limit: limit, stop: stop.readEnd, handler: threadHandler(stop))
     default: try serveEchoWithPoll(listener, stop: stop.readEnd, maxPending: maxPending, idleTimeout: idle)
     }
-    let (reason, failure) = stop.outcome
-    if let failure { throw failure }
-    // Only the stop pipe may end a model; if yours returned by itself, that is worth a line.
-    guard !reason.isEmpty else { throw DemoError("the \(model) server returned, but nothing had asked it to stop (the stop pipe was not readable)") }
-    command.say("stopped (\(reason)); bye")
+    command.say("stopped (\(try stop.reasonAfterServing("the \(model) server"))); bye")
 }
