@@ -78,7 +78,9 @@ public func serveChat(_ listener: Int32, stop: Int32, maxLine: Int, maxQueued: I
 ///   `output` as they come (partial lines included: the server's side decides the lines).
 /// - When `input` ends (read returns 0: Ctrl-D, or the end of a pipe), send "/quit\n" (once:
 ///   stop watching `input`, which poll reports ready for ever once it has ended), then keep
-///   writing what the server sends until it closes the connection, and return.
+///   writing what the server sends until it closes the connection, and return. If the
+///   input ended in the middle of a line (the last byte typed was not "\n"), send "\n"
+///   before "/quit\n": the server reads lines, and "hello/quit" is a message, not a quit.
 /// - When the server closes the connection, return (whatever is left on `input` is not
 ///   read).
 /// - `connection` stays open: it is the caller's. Nothing here may block on one side while

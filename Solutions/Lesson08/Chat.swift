@@ -221,6 +221,7 @@ private struct ChatRoom {
 public func runChatClient(connection: Int32, input: Int32, output: Int32) throws {
     var toServer: [UInt8] = []
     var inputOpen = true
+    var endsLine = true  // the last byte typed was a "\n" (or nothing was typed)
     var buffer = [UInt8](repeating: 0, count: 65_536)
     try? suppressSIGPIPE(on: connection)
     while true {
@@ -242,9 +243,12 @@ public func runChatClient(connection: Int32, input: Int32, output: Int32) throws
             let got = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
             if got > 0 {
                 toServer += buffer.prefix(got)
+                endsLine = buffer[got - 1] == 10
             } else if got == 0 {
                 inputOpen = false
-                toServer += Array("/quit\n".utf8)
+                // Input that ends in the middle of a line: end that line first, or the
+                // server reads "text/quit" as one message and never hears the quit.
+                toServer += Array((endsLine ? "/quit\n" : "\n/quit\n").utf8)
             } else if errno != EINTR, errno != EAGAIN {
                 throw SocketError(call: "read")
             }
