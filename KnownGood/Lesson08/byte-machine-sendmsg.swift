@@ -210,6 +210,7 @@ public func runChatClient(connection: Int32, input: Int32, output: Int32) throws
     var phase = Phase.talking
     var outgoing: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
+    var lastTypedByte: UInt8 = 10  // as if a line had just ended
     while true {
         var entries = [pollfd(fd: connection, events: Int16(POLLIN), revents: 0)]
         if !outgoing.isEmpty { entries[0].events |= Int16(POLLOUT) }
@@ -237,8 +238,10 @@ public func runChatClient(connection: Int32, input: Int32, output: Int32) throws
             let got = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
             if got > 0 {
                 outgoing.append(contentsOf: buffer[..<got])
+                lastTypedByte = buffer[got - 1]
             } else if got == 0 {
                 phase = .waitingForTheServer
+                if lastTypedByte != 10 { outgoing.append(10) }  // end the unfinished line
                 outgoing.append(contentsOf: "/quit\n".utf8)
             } else if errno != EINTR && errno != EAGAIN {
                 throw SocketError(call: "read")

@@ -215,6 +215,7 @@ public func runChatClient(connection: Int32, input: Int32, output: Int32) throws
     var pending: [UInt8] = []
     var typing = true
     var chunk = [UInt8](repeating: 0, count: 8192)
+    var lineOpen = false  // the last byte typed was not a newline
     while true {
         var fds = [
             pollfd(fd: connection, events: Int16(POLLIN) | (pending.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
@@ -245,9 +246,10 @@ public func runChatClient(connection: Int32, input: Int32, output: Int32) throws
             let count = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
             if count > 0 {
                 pending += chunk[0..<count]
+                lineOpen = chunk[count - 1] != 10
             } else if count == 0 {
                 typing = false
-                pending += Array("/quit\n".utf8)
+                pending += Array((lineOpen ? "\n/quit\n" : "/quit\n").utf8)
             } else if errno != EINTR && errno != EAGAIN {
                 throw SocketError(call: "read")
             }

@@ -232,6 +232,7 @@ public func runChatClient(connection: Int32, input: Int32, output: Int32) throws
     var inputOpen = true
     var buffer = [UInt8](repeating: 0, count: 100)
     try? suppressSIGPIPE(on: connection)
+    var endsLine = true
     while true {
         var entries = [
             pollfd(fd: connection, events: Int16(POLLIN) | (toServer.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
@@ -251,9 +252,10 @@ public func runChatClient(connection: Int32, input: Int32, output: Int32) throws
             let got = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, 16) }
             if got > 0 {
                 toServer += buffer.prefix(got)
+                endsLine = buffer[got - 1] == 10
             } else if got == 0 {
                 inputOpen = false
-                toServer += Array("/quit\n".utf8)
+                toServer += Array((endsLine ? "/quit\n" : "\n/quit\n").utf8)
             } else if errno != EINTR, errno != EAGAIN {
                 throw SocketError(call: "read")
             }

@@ -218,6 +218,7 @@ public func runChatClient(connection: Int32, input: Int32, output: Int32) throws
     var toSend = Data()
     var keyboardOpen = true
     var scratch = Data(count: 16_384)
+    var midLine = false
     while true {
         var watch = [pollfd(fd: connection, events: Int16(POLLIN) | (toSend.isEmpty ? 0 : Int16(POLLOUT)), revents: 0)]
         if keyboardOpen { watch.append(pollfd(fd: input, events: Int16(POLLIN), revents: 0)) }
@@ -240,8 +241,10 @@ public func runChatClient(connection: Int32, input: Int32, output: Int32) throws
             let got = scratch.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
             if got > 0 {
                 toSend.append(scratch.prefix(got))
+                midLine = scratch[got - 1] != UInt8(ascii: "\n")
             } else if got == 0 {
                 keyboardOpen = false
+                if midLine { toSend.append(UInt8(ascii: "\n")) }
                 toSend.append(contentsOf: Array("/quit\n".utf8))
             } else if errno != EINTR && errno != EAGAIN {
                 throw SocketError(call: "read")
