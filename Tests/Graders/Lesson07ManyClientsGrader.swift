@@ -29,10 +29,12 @@ final class Lesson07ManyClientsGrader: GraderCase {
             let server = try RunningServer(probe.random, host: Lesson07Grading.host(probe.random)) { listener, stop in
                 try serveWithThreads(listener, limit: limit, stop: stop) { fd in
                     // The handler reads the client's line, answers, and returns.
+                    let (identity, peer, described) = (Inspect.identity(fd), try? Inspect.peerAddress(fd), Inspect.describe(fd))
                     var line: [UInt8] = []
                     while line.last != 10, let chunk = try? Inspect.receive(fd, limit: 64, seconds: 2), !chunk.isEmpty { line += chunk }
-                    calls.record(HandlerLog.Call(line: line, peer: try? Inspect.peerAddress(fd), described: Inspect.describe(fd)))
                     _ = (Array("hello, ".utf8) + line).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, sendNoSignal) }
+                    let intact = identity != nil && Inspect.identity(fd) == identity
+                    calls.record(HandlerLog.Call(line: line, peer: peer, described: described, intact: intact))
                 }
             }
             defer { server.tearDown() }
@@ -40,30 +42,46 @@ final class Lesson07ManyClientsGrader: GraderCase {
             var clients: [EchoClient] = []
             for number in 1...count { clients.append(try EchoClient(server.address, number: number, transcript: probe.transcript)) }
             let addresses = Set(clients.compactMap { try? $0.socket.localAddress })
-            for (index, client) in clients.enumerated() { try client.send(Array("client \(index + 1)\n".utf8)) }
-            // A handler given anything but its client's connection (the listener, a number
-            // another accept has reused) is the mistake, whatever the clients saw because of it.
-            func strangerHandled() -> CheckFailure? {
+            let unsent = try clients.indices.filter { !(try clients[$0].send(Array("client \($0 + 1)\n".utf8))) }
+            // A handler whose descriptor was closed under it, or that was given anything but
+            // its client's connection (the listener, a number another accept has reused), is
+            // the mistake, whatever the clients saw because of it.
+            func handlerMisused() -> CheckFailure? {
+                if calls.calls.contains(where: { !$0.intact }) {
+                    return probe.fail(expected: "each connection closed once its handler has returned, not before", actual: "a handler's descriptor was closed (or its number taken by another connection) while the handler was still using it", hint: .threadsCloseAfterHandler)
+                }
                 guard let stranger = calls.calls.first(where: { call in call.peer.map { !addresses.contains($0) } ?? true }) else { return nil }
                 return probe.fail(expected: "each handler given the connection accept returned for its client", actual: "a handler was given \(stranger.described)", hint: .threadsOwnConnection)
+            }
+            if let index = unsent.first {
+                if let failure = handlerMisused() { throw failure }
+                throw Lesson07Grading.fail(probe, server, while: "\(count) clients were being served", expected: "client \(index + 1)'s line read by its handler", actual: "the server reset the connection before the client could send its line", hint: .threadsCloseAfterHandler)
             }
             for (index, client) in clients.enumerated() {
                 let line = Array("client \(index + 1)\n".utf8)
                 let (bytes, closed) = try client.receive(line.count + 8, seconds: 3)
                 guard bytes == Array("hello, ".utf8) + line else {
-                    if let failure = strangerHandled() { throw failure }
+                    if let failure = handlerMisused() { throw failure }
                     throw Lesson07Grading.fail(probe, server, while: "\(count) clients were being served", expected: "client \(index + 1) to be answered \"hello, client \(index + 1)\\n\" by the handler", actual: "it got \(escaped(bytes))\(closed ? ", then end-of-file" : "") within 3 s", hint: bytes.isEmpty ? .threadsServeEveryone : .threadsOwnConnection)
                 }
                 guard closed || client.closedByServer(within: 2) else {
                     throw Lesson07Grading.fail(probe, server, while: "\(count) clients were being served", expected: "the connection closed once the handler returned", actual: "client \(index + 1) got its answer, and the connection stayed open for 2 s more", hint: .threadsCloseAfterHandler)
                 }
             }
-            if let failure = strangerHandled() { throw failure }
+            if let failure = handlerMisused() { throw failure }
             let handled = calls.calls.count
             guard handled == count else {
                 throw probe.fail(expected: "the handler called \(count) times, once per client", actual: "it was called \(handled) times", hint: .threadsServeEveryone)
             }
             if let result = server.result { throw Lesson07Grading.returnedEarly(result, probe: probe, while: "its clients had been served") }
+            // Idle now: the stop byte must end it at once (poll watches the stop pipe too).
+            server.requestStop()
+            guard let result = server.waitForReturn(1) else {
+                throw probe.fail(expected: "serveWithThreads, with no handler running, to return within 1 s of the stop byte", actual: "it was still running", hint: .threadsStop)
+            }
+            if case .failure(let error) = result {
+                throw probe.fail(expected: "serveWithThreads to return normally when stopped", actual: "it threw \(error)", hint: .threadsStop)
+            }
         }
     }
 
@@ -164,6 +182,7 @@ final class Lesson07ManyClientsGrader: GraderCase {
             }
             // Counted on the handler's thread (where the close belongs): a second close(fd)
             // may take a descriptor another thread has just opened under that number.
+            closes.waitForTheirThreads(seconds: 1)
             for count in closes.all {
                 if let times = count.closesSoFar, times > 1 {
                     throw probe.fail(expected: "the handler's connection (fd \(count.fd)) closed exactly once, after the handler returned", actual: "its thread called close(\(count.fd)) \(times) times", hint: .threadsCloseAfterHandler)
@@ -243,7 +262,10 @@ final class Lesson07ManyClientsGrader: GraderCase {
                     guard received[index] == sent[index] else {
                         let difference = GradingHarness.difference(expected: sent[index], actual: received[index]) ?? ""
                         let others = sent.indices.filter { $0 != index }.map { sent[$0] }
-                        throw Lesson07Grading.fail(probe, server, while: "\(count) clients were talking to it", expected: "client \(index + 1) to get back its \(sent[index].count) bytes", actual: "it got \(received[index].count) bytes\(closed ? " and end-of-file" : "") within 2 s; \(difference)", hint: Lesson07Grading.echoHint(received: received[index], sent: sent[index], others: others))
+                        // Closed, though it did nothing wrong (idleTimeout 30 s, maxPending 1 MB):
+                        // the server closed a client that was not at fault.
+                        let hint = closed && sent[index].starts(with: received[index]) ? .pollClosesTheWrongClient : Lesson07Grading.echoHint(received: received[index], sent: sent[index], others: others)
+                        throw Lesson07Grading.fail(probe, server, while: "\(count) clients were talking to it", expected: "client \(index + 1) to get back its \(sent[index].count) bytes", actual: "it got \(received[index].count) bytes\(closed ? " and end-of-file" : "") within 2 s; \(difference)", hint: hint)
                     }
                 }
             }
@@ -292,7 +314,10 @@ final class Lesson07ManyClientsGrader: GraderCase {
             probe.transcript.note("client 2 wrote \(outcome.written) bytes without reading any; \(outcome.cutOff ? "then the server disconnected it" : "the server did not disconnect it")")
             if let result = server.result { throw Lesson07Grading.returnedEarly(result, probe: probe, while: "client 2 was writing") }
             guard outcome.cutOff, outcome.written < limit else {
-                throw probe.fail(expected: "client 2, which never reads, disconnected once it owed more than \(maxPending) bytes (with these buffers, before it could write \(limit))", actual: "it wrote \(outcome.written) bytes and was \(outcome.cutOff ? "only then disconnected" : "still connected")", hint: .pollNoPendingCap)
+                // Less than the kernel and maxPending hold, and still connected: the server
+                // stopped reading it, and forgot it without closing it.
+                let forgotten = outcome.written < limit
+                throw probe.fail(expected: "client 2, which never reads, disconnected once it owed more than \(maxPending) bytes (with these buffers, before it could write \(limit))", actual: "it wrote \(outcome.written) bytes and was \(outcome.cutOff ? "only then disconnected" : forgotten ? "still connected 3 s later: the server no longer read from it, yet kept it open" : "still connected")", hint: forgotten ? .pollLeaks : .pollNoPendingCap)
             }
             guard !silent.closedByServer(within: 0.05) else {
                 throw probe.fail(expected: "client 1 (silent, but within its idle timeout of 30 s) still connected", actual: "the server closed it", hint: .pollClosesTheWrongClient)
@@ -370,38 +395,54 @@ final class Lesson07ManyClientsGrader: GraderCase {
             guard spent < 0.03 else {
                 throw probe.fail(expected: "a server with one quiet client to use next to no processor time", actual: "its thread used \(String(format: "%.2f", spent)) s of processor time in 0.30 s with nothing to do", hint: .pollAlwaysPollout)
             }
-            // A reset, a client that vanishes with bytes unsent to it, a half-close.
+            // Two resets (one once its echo has come back: the server's next recv fails with
+            // ECONNRESET; one right after sending), a client that vanishes with bytes unsent to
+            // it, a half-close.
             let resetter = try EchoClient(server.address, number: 2, transcript: probe.transcript)
-            try resetter.send(probe.random.bytes(probe.random.int(in: 1...3000)))
-            try resetter.socket.resetOnClose()
-            resetter.socket.close()
-            let vanisher = try EchoClient(server.address, number: 3, transcript: probe.transcript)
+            let hello = probe.random.bytes(probe.random.int(in: 1...3000))
+            try resetter.send(hello)
+            guard try resetter.receive(hello.count, seconds: 2).bytes == hello else {
+                throw Lesson07Grading.fail(probe, server, while: "two clients were connected", expected: "client 2's \(hello.count) bytes echoed", actual: "they did not all come back within 2 s", hint: .pollLosesBytes)
+            }
+            let abrupt = try EchoClient(server.address, number: 3, transcript: probe.transcript)
+            try abrupt.send(probe.random.bytes(probe.random.int(in: 1...3000)))
+            for client in [resetter, abrupt] {
+                try client.socket.resetOnClose()
+                client.socket.close()
+                probe.transcript.record(client.connection, .reset(by: .harness))
+            }
+            let vanisher = try EchoClient(server.address, number: 4, transcript: probe.transcript)
             try vanisher.send(probe.random.bytes(probe.random.int(in: 1...3000)))
             vanisher.socket.close()
-            let halfCloser = try EchoClient(server.address, number: 4, transcript: probe.transcript)
+            // Once the server has dealt with those three (their descriptors closed: at most 1 s),
+            // the client that stayed is served as before: one client's end is not everyone's.
+            let settled = Clock.now + 1
+            while Clock.now < settled, Lesson07Grading.leftOpen(since: baseline, server: server, except: [steady.socket.fd]).count > 1 {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            let more = probe.random.bytes(probe.random.int(in: 1...3000))
+            try steady.send(more)
+            let (again, gone) = try steady.receive(more.count, seconds: 1)
+            guard again == more else {
+                throw Lesson07Grading.fail(probe, server, while: "client 1 was still connected", expected: "client 1, still connected, to get its next \(more.count) bytes back once clients 2, 3 and 4 had gone", actual: gone ? "the server had closed it (after \(again.count) bytes)" : "it got \(again.count) of them within 1 s", hint: gone ? .pollClosesTheWrongClient : .pollSlowClientBlocks)
+            }
+            let halfCloser = try EchoClient(server.address, number: 5, transcript: probe.transcript)
             let last = probe.random.bytes(probe.random.int(in: 1...20_000))
             try halfCloser.send(last)
             try halfCloser.socket.shutdown(ShutdownHow.write)
-            probe.transcript.note("client 2 sent and reset; client 3 sent and closed without reading; client 4 sent \(last.count) bytes and shut down its writing side")
+            probe.transcript.note("client 2 reset once its echo had come back; client 3 sent and reset; client 4 sent and closed without reading; client 5 sent \(last.count) bytes and shut down its writing side")
             let (echo, closed) = try halfCloser.receive(last.count + 1, seconds: 2)
             guard echo == last else {
-                throw Lesson07Grading.fail(probe, server, while: "clients 2 and 3 had gone", expected: "client 4, which shut down its writing side, to get back its \(last.count) bytes", actual: "it got \(echo.count)\(closed ? ", then end-of-file" : "")", hint: last.starts(with: echo) ? .pollHalfClose : Lesson07Grading.echoHint(received: echo, sent: last, others: [piece]))
+                throw Lesson07Grading.fail(probe, server, while: "clients 2, 3 and 4 had gone", expected: "client 5, which shut down its writing side, to get back its \(last.count) bytes", actual: "it got \(echo.count)\(closed ? ", then end-of-file" : "")", hint: last.starts(with: echo) ? .pollHalfClose : Lesson07Grading.echoHint(received: echo, sent: last, others: [piece]))
             }
             let spentAfter = server.cpuWhileWaiting(0.3)
             guard spentAfter < 0.03 else {
                 throw probe.fail(expected: "no processor time used once those clients had gone", actual: "the server's thread used \(String(format: "%.2f", spentAfter)) s in 0.30 s", hint: .pollSpinsOnClosed)
             }
             guard closed || halfCloser.closedByServer(within: 1) else {
-                throw probe.fail(expected: "client 4's connection closed once its echo was sent", actual: "it stayed open", hint: .pollHalfClose)
+                throw probe.fail(expected: "client 5's connection closed once its echo was sent", actual: "it stayed open", hint: .pollHalfClose)
             }
             halfCloser.socket.close()
-            // The client that stayed is served as before: one client's end is not everyone's.
-            let more = probe.random.bytes(probe.random.int(in: 1...3000))
-            try steady.send(more)
-            let (again, gone) = try steady.receive(more.count, seconds: 1)
-            guard again == more else {
-                throw Lesson07Grading.fail(probe, server, while: "client 1 was still connected", expected: "client 1, still connected, to get its next \(more.count) bytes back", actual: gone ? "the server had closed it (after \(again.count) bytes)" : "it got \(again.count) of them within 1 s", hint: gone ? .pollClosesTheWrongClient : .pollSlowClientBlocks)
-            }
             let left = Lesson07Grading.leftOpen(since: baseline, server: server, except: [steady.socket.fd])
             guard left.count <= 1 else {  // the server's end of client 1's connection
                 throw probe.fail(expected: "only client 1's connection still open on the server's side", actual: "\(left.count) server-side descriptors still open: \(left.sorted())", hint: .pollLeaks)
@@ -490,8 +531,8 @@ final class Lesson07ManyClientsGrader: GraderCase {
 
     // Rule 4: short sends, and bytes that wait. The server's sockets have small buffers, and
     // so do clients 1 and 2: each sends far more than the kernel holds, then reads it back
-    // slowly, with pauses shorter than idleTimeout that add up to more than it. Client 2 shuts
-    // down its sending side once it has sent. Meanwhile client 3 asks a question. Each gets
+    // slowly, with pauses shorter than idleTimeout that add up to more than it. Meanwhile
+    // client 3 asks a question and leaves, and client 2 shuts down its sending side. Each gets
     // back exactly its own bytes, in order (what send did not take is kept, what recv brings
     // is appended); client 1 is not closed while bytes still go to it (a send is traffic);
     // client 2 gets its whole echo before its end-of-file; and the server does not spin
@@ -514,15 +555,23 @@ final class Lesson07ManyClientsGrader: GraderCase {
                 throw probe.fail(expected: "a server with no client at all to use next to no processor time", actual: "its thread used \(String(format: "%.3f", alone)) s of processor time in 0.15 s with nothing to do", hint: .spinning)
             }
             let slow = try (1...2).map { try EchoClient(server.address, number: $0, transcript: probe.transcript, receiveBuffer: 4096) }
-            let asker = try EchoClient(server.address, number: 3, transcript: probe.transcript)
             let payloads = sizes.map { probe.random.bytes($0) }
             for index in 0..<2 {
                 guard try slow[index].send(payloads[index], seconds: 1.5) else {
-                    throw Lesson07Grading.fail(probe, server, while: "three clients were connected", expected: "the server to read all \(sizes[index]) bytes of client \(index + 1) (maxPending is \(maxPending)) while it cannot send them all back yet", actual: "it stopped reading: client \(index + 1) could not send them within 1.5 s", hint: .pollSlowClientBlocks)
+                    throw Lesson07Grading.fail(probe, server, while: "two clients were connected", expected: "the server to read all \(sizes[index]) bytes of client \(index + 1) (maxPending is \(maxPending)) while it cannot send them all back yet", actual: "it stopped reading: client \(index + 1) could not send them within 1.5 s", hint: .pollSlowClientBlocks)
                 }
             }
             let sentAt = Clock.now
-            // The pause, first half: both slow clients are owed more than their buffers hold.
+            // The pause, first part: both clients are owed more than their sockets can take,
+            // so no POLLOUT is ready; and a connection is due in idleTimeout, not now.
+            let firstPart = max(0.05, sentAt + pause * 0.4 - Clock.now)
+            let owing = server.cpuWhileWaiting(firstPart)
+            guard owing < firstPart * 0.12 else {
+                throw Lesson07Grading.fail(probe, server, while: "two clients were connected", expected: "no processor time used while clients 1 and 2 read nothing (their sockets can take no more, and no connection is due before idleTimeout)", actual: "the server's thread used \(String(format: "%.3f", owing)) s of processor time in \(String(format: "%.2f", firstPart)) s", hint: .spinning)
+            }
+            // Client 3 asks a question meanwhile, gets its answer (its own bytes, at once), and
+            // leaves; client 2 shuts down its sending side.
+            let asker = try EchoClient(server.address, number: 3, transcript: probe.transcript)
             let question = probe.random.bytes(probe.random.int(in: 1...200))
             try asker.send(question)
             let (answer, _) = try asker.receive(question.count, seconds: 0.5)
@@ -530,28 +579,25 @@ final class Lesson07ManyClientsGrader: GraderCase {
                 let hint = question.starts(with: answer) ? .pollSlowClientBlocks : Lesson07Grading.echoHint(received: answer, sent: question, others: payloads)
                 throw Lesson07Grading.fail(probe, server, while: "three clients were connected", expected: "client 3's \(question.count)-byte question answered at once, while clients 1 and 2 were owed bytes", actual: "within 0.5 s it got \(answer.count) bytes: \(escaped(answer))", hint: hint)
             }
-            let firstHalf = max(0.05, sentAt + pause / 2 - Clock.now)
-            let owing = server.cpuWhileWaiting(firstHalf)
-            guard owing < firstHalf * 0.12 else {
-                throw Lesson07Grading.fail(probe, server, while: "three clients were connected", expected: "no processor time used while clients 1 and 2 read nothing (their sockets cannot take more: no POLLOUT is ready)", actual: "the server's thread used \(String(format: "%.3f", owing)) s of processor time in \(String(format: "%.2f", firstHalf)) s, the first half of the pause", hint: .pollAlwaysPollout)
-            }
-            // The pause, second half: client 2 has shut down its sending side.
+            asker.socket.close()
+            probe.transcript.record(asker.connection, .closed(by: .harness))
             try slow[1].socket.shutdown(ShutdownHow.write)
             probe.transcript.record(slow[1].connection, .halfClosed(by: .harness))
-            let secondHalf = max(0.05, sentAt + pause - Clock.now)
-            let finishing = server.cpuWhileWaiting(secondHalf)
-            guard finishing < secondHalf * 0.12 else {
-                throw Lesson07Grading.fail(probe, server, while: "three clients were connected", expected: "no processor time used while client 2, past its end-of-file, waits for the rest of its echo", actual: "the server's thread used \(String(format: "%.3f", finishing)) s of processor time in \(String(format: "%.2f", secondHalf)) s, the second half of the pause (an end-of-file is readable for ever)", hint: .pollSpinsOnClosed)
+            // The pause, second part: client 2 is past its end-of-file and still owed bytes.
+            let secondPart = max(0.05, sentAt + pause - Clock.now)
+            let finishing = server.cpuWhileWaiting(secondPart)
+            guard finishing < secondPart * 0.12 else {
+                throw Lesson07Grading.fail(probe, server, while: "two clients were connected", expected: "no processor time used while client 2, past its end-of-file, waits for the rest of its echo", actual: "the server's thread used \(String(format: "%.3f", finishing)) s of processor time in \(String(format: "%.2f", secondPart)) s once clients 2 and 3 had closed their ends (an end-of-file is readable for ever)", hint: .pollSpinsOnClosed)
             }
             // Client 2 (shut down after sending) reads its whole echo, then end-of-file.
             func readClient2() throws {
                 let (echo, closed) = try slow[1].receive(sizes[1] + 1, seconds: 1)
                 guard Lesson07Grading.same(echo, payloads[1][...]) else {
                     let hint = !payloads[1].starts(with: echo) ? Lesson07Grading.echoHint(received: echo, sent: payloads[1], others: [payloads[0], question]) : closed ? .pollHalfClose : .pollLosesBytes
-                    throw Lesson07Grading.fail(probe, server, while: "three clients were connected", expected: "client 2, which shut down its sending side, to get back all its \(sizes[1]) bytes before the server closes", actual: "it had \(echo.count) bytes\(closed ? ", then the server closed the connection" : " after 1 s of waiting"); \(GradingHarness.difference(expected: payloads[1], actual: echo) ?? "")", hint: hint)
+                    throw Lesson07Grading.fail(probe, server, while: "clients 1 and 2 were connected", expected: "client 2, which shut down its sending side, to get back all its \(sizes[1]) bytes before the server closes", actual: "it had \(echo.count) bytes\(closed ? ", then the server closed the connection" : " after 1 s of waiting"); \(GradingHarness.difference(expected: payloads[1], actual: echo) ?? "")", hint: hint)
                 }
                 guard closed || slow[1].closedByServer(within: 0.5) else {
-                    throw Lesson07Grading.fail(probe, server, while: "three clients were connected", expected: "client 2's connection closed once its echo was sent", actual: "it stayed open", hint: .pollHalfClose)
+                    throw Lesson07Grading.fail(probe, server, while: "clients 1 and 2 were connected", expected: "client 2's connection closed once its echo was sent", actual: "it stayed open", hint: .pollHalfClose)
                 }
             }
             // Client 1 reads its echo in three pieces, with a pause before the second and the
@@ -571,13 +617,13 @@ final class Lesson07ManyClientsGrader: GraderCase {
                 let expected = "client 1 to get back its first \(want) bytes (of \(sizes[0])), in order, before idleTimeout could end it (no pause was longer than \(String(format: "%.2f", pause)) s)"
                 let actual = "it had \(received.count) bytes\(closed ? ", then the server closed the connection" : " after 1 s of waiting"); \(GradingHarness.difference(expected: Array(payloads[0].prefix(want)), actual: received) ?? "")"
                 guard payloads[0].starts(with: received) else {
-                    throw Lesson07Grading.fail(probe, server, while: "three clients were connected", expected: expected, actual: actual, hint: Lesson07Grading.echoHint(received: received, sent: payloads[0], others: [payloads[1], question]))
+                    throw Lesson07Grading.fail(probe, server, while: "clients 1 and 2 were connected", expected: expected, actual: actual, hint: Lesson07Grading.echoHint(received: received, sent: payloads[0], others: [payloads[1], question]))
                 }
                 // Right so far, then nothing: the bytes stopped coming (lost), and idleTimeout
                 // ended it. Closed at once with bytes owed: during the first pause, for a send
                 // that would block; later, because sending did not count as traffic.
                 let hint: Hint = !closed || took >= idle / 2 ? .pollLosesBytes : third == 1 ? .pollSlowClientBlocks : .pollIdleWrongClock
-                throw Lesson07Grading.fail(probe, server, while: "three clients were connected", expected: expected, actual: actual, hint: hint)
+                throw Lesson07Grading.fail(probe, server, while: "clients 1 and 2 were connected", expected: expected, actual: actual, hint: hint)
             }
             if let result = server.result { throw Lesson07Grading.returnedEarly(result, probe: probe, while: "clients were connected") }
         }
