@@ -75,13 +75,7 @@ final class Lesson07ManyClientsGrader: GraderCase {
             }
             if let result = server.result { throw Lesson07Grading.returnedEarly(result, probe: probe, while: "its clients had been served") }
             // Idle now: the stop byte must end it at once (poll watches the stop pipe too).
-            server.requestStop()
-            guard let result = server.waitForReturn(1) else {
-                throw probe.fail(expected: "serveWithThreads, with no handler running, to return within 1 s of the stop byte", actual: "it was still running", hint: .threadsStop)
-            }
-            if case .failure(let error) = result {
-                throw probe.fail(expected: "serveWithThreads to return normally when stopped", actual: "it threw \(error)", hint: .threadsStop)
-            }
+            try Lesson07Grading.expectReturnOnStop(probe, server, "serveWithThreads, with no handler running,", hint: .threadsStop)
         }
     }
 
@@ -469,13 +463,7 @@ final class Lesson07ManyClientsGrader: GraderCase {
                 clients.append(client)
             }
             if let result = server.result { throw Lesson07Grading.returnedEarly(result, probe: probe, while: "\(count) clients were connected") }
-            server.requestStop()
-            guard let result = server.waitForReturn(1) else {
-                throw probe.fail(expected: "serveEchoWithPoll to return within 1 s of the stop byte", actual: "it was still running", hint: .pollStop)
-            }
-            if case .failure(let error) = result {
-                throw probe.fail(expected: "serveEchoWithPoll to return normally when stopped", actual: "it threw \(error)", hint: .pollStop)
-            }
+            try Lesson07Grading.expectReturnOnStop(probe, server, "serveEchoWithPoll", hint: .pollStop)
             for (index, client) in clients.enumerated() where !client.closedByServer(within: 0.5) {
                 throw probe.fail(expected: "every client's connection closed when the server stops", actual: "client \(index + 1) of \(count) was still open", hint: .pollLeaks)
             }

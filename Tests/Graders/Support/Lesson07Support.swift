@@ -229,6 +229,17 @@ enum Lesson07Grading {
         probe.fail(expected: "the server to keep running until the stop pipe is readable", actual: "it \(describe(result)) while \(situation), with no stop byte written", hint: .serverReturnedEarly)
     }
 
+    /// Writes the stop byte: `function` must return normally within 1 s.
+    static func expectReturnOnStop(_ probe: Probe, _ server: RunningServer, _ function: String, hint: Hint) throws {
+        server.requestStop()
+        guard let result = server.waitForReturn(1) else {
+            throw probe.fail(expected: "\(function) to return within 1 s of the stop byte", actual: "it was still running", hint: hint)
+        }
+        if case .failure(let error) = result {
+            throw probe.fail(expected: "\(function) to return normally when stopped", actual: "it threw \(error)", hint: hint)
+        }
+    }
+
     /// A failure seen from a client, unless the server has returned meanwhile: then that is
     /// the mistake to name (rule 6), not what the client saw because of it.
     static func fail(_ probe: Probe, _ server: RunningServer, while situation: String, expected: String, actual: String, hint: Hint) -> CheckFailure {
