@@ -46,11 +46,13 @@ public func serveWithThreads(_ listener: Int32, limit: Int, stop: Int32, handler
 ///   always makes `poll` return at once, for ever (a loop that spins).
 /// - Send what you can (a send may take only part of the buffer, or fail with EAGAIN: keep
 ///   the rest for the next POLLOUT). Keep the bytes in order.
-/// - A client that sends but does not read would make its buffer grow without end: when a
-///   buffer would hold more than `maxPending` bytes, close that connection and drop its
-///   buffer. The others go on as if nothing happened.
-/// - A connection with no traffic either way for `idleTimeout` seconds (a fraction, such
-///   as 0.25, is allowed) is closed.
+/// - Keep reading what each client sends (POLLIN) even while its buffer is not empty: the
+///   buffer is where its bytes wait, and `maxPending` is what bounds it. A client that sends
+///   but does not read would make its buffer grow without end: when a buffer would hold more
+///   than `maxPending` bytes, close that connection and drop its buffer. The others go on as
+///   if nothing happened.
+/// - A connection with no traffic either way for `idleTimeout` seconds (nothing received
+///   from it and nothing sent to it; a fraction, such as 0.25, is allowed) is closed.
 /// - When a client closes its end (recv returns 0), send back what is still pending, then
 ///   close. A reset or another error on one connection closes that connection only.
 /// - `stop` is the read end of a pipe: when it becomes readable, close every connection

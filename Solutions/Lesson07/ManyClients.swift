@@ -90,15 +90,18 @@ public func serveEchoWithPoll(_ listener: Int32, stop: Int32, maxPending: Int, i
         let nextDue = clients.values.map { $0.lastActivity + idle - now }.min()
         let timeout = nextDue.map { Int32(min(max(($0 * 1000).rounded(.up), 0), 86_400_000)) } ?? -1
 
-        // Rebuilt every time: POLLOUT only for a client with something to send.
+        // Rebuilt every time: POLLOUT only for a client with something to send, and POLLIN
+        // only until its end-of-file (a closed end is always readable: poll would not wait).
         let order = Array(clients.keys)
         var entries = [
             pollfd(fd: stop, events: Int16(POLLIN), revents: 0),
             pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
         ]
         for fd in order {
-            let wantsOut = !clients[fd]!.pending.isEmpty
-            entries.append(pollfd(fd: fd, events: Int16(POLLIN) | (wantsOut ? Int16(POLLOUT) : 0), revents: 0))
+            let client = clients[fd]!
+            let wantsIn = client.finishing ? 0 : Int16(POLLIN)
+            let wantsOut = client.pending.isEmpty ? 0 : Int16(POLLOUT)
+            entries.append(pollfd(fd: fd, events: wantsIn | wantsOut, revents: 0))
         }
         let ready = poll(&entries, nfds_t(entries.count), timeout)
         if ready < 0 {
