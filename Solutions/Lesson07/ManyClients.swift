@@ -66,6 +66,10 @@ public func serveWithThreads(_ listener: Int32, limit: Int, stop: Int32, handler
 /// (The full contract is in Exercises/Lesson07/ManyClients.swift.)
 public func serveEchoWithPoll(_ listener: Int32, stop: Int32, maxPending: Int, idleTimeout: Double) throws {
     try requireListening(listener)
+    // Non-blocking, so that accepting until EAGAIN never waits (a client that gave up
+    // between poll and accept would otherwise leave accept blocked, and everyone with it).
+    let listenerFlags = fcntl(listener, F_GETFL)
+    guard listenerFlags >= 0, fcntl(listener, F_SETFL, listenerFlags | O_NONBLOCK) == 0 else { throw SocketError(call: "fcntl") }
     /// One client: what it sent that is not sent back yet, and when it last did anything.
     struct Client {
         var pending: [UInt8] = []
@@ -113,18 +117,22 @@ public func serveEchoWithPoll(_ listener: Int32, stop: Int32, maxPending: Int, i
             errno = EBADF
             throw SocketError(call: "poll")
         }
-        if entries[1].revents != 0 {
+        // Everyone waiting, not one per round: after a burst of connects the last client
+        // would wait a round per client before its first byte was read (a few per round, so
+        // the clients already here are not starved either).
+        for _ in 0..<(entries[1].revents != 0 ? 64 : 0) {
             let connection = accept(listener, nil, nil)
-            if connection >= 0 {
-                let flags = fcntl(connection, F_GETFL)
-                if flags < 0 || fcntl(connection, F_SETFL, flags | O_NONBLOCK) < 0 {
-                    _ = close(connection)  // cannot be served without blocking the others
-                } else {
-                    try? suppressSIGPIPE(on: connection)
-                    clients[connection] = Client(lastActivity: monotonicSeconds())
-                }
-            } else if ![EINTR, EAGAIN, EWOULDBLOCK, ECONNABORTED].contains(errno) {
+            if connection < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }  // no one else waiting
                 throw SocketError(call: "accept")
+            }
+            let flags = fcntl(connection, F_GETFL)
+            if flags < 0 || fcntl(connection, F_SETFL, flags | O_NONBLOCK) < 0 {
+                _ = close(connection)  // cannot be served without blocking the others
+            } else {
+                try? suppressSIGPIPE(on: connection)
+                clients[connection] = Client(lastActivity: monotonicSeconds())
             }
         }
         for (index, fd) in order.enumerated() {

@@ -14,7 +14,7 @@ final class RunningServer: @unchecked Sendable {
     private let stopWrite: Int32
     private let lock = NSLock()
     private var outcome: Result<Void, any Error>?
-    private var clock: clockid_t?
+    private var activity: ThreadActivity?
     private let finished = DispatchSemaphore(value: 0)
 
     /// Starts `body(listener, stop)` on a new thread; a stale errno is left on that thread
@@ -34,11 +34,11 @@ final class RunningServer: @unchecked Sendable {
         guard pipe(&ends) == 0 else { throw SocketError(call: "pipe") }
         (stopRead, stopWrite) = (ends[0], ends[1])
         let (listenerFD, stop) = (listener.fd, stopRead)
-        let stale = random.pick([EINTR, EAGAIN, EBADF, ECONNREFUSED, EINVAL])
+        let stale = StaleErrno(random)
         Thread {
-            var clock = clockid_t()
-            if pthread_getcpuclockid(pthread_self(), &clock) == 0 { self.lock.withLock { self.clock = clock } }
-            errno = stale
+            let activity = ThreadActivity()
+            self.lock.withLock { self.activity = activity }
+            stale.plant()
             let result = Result { try body(listenerFD, stop) }
             self.lock.withLock { self.outcome = result }
             self.finished.signal()
@@ -55,17 +55,27 @@ final class RunningServer: @unchecked Sendable {
 
     /// Processor time the server's thread has used so far (nil once it has ended).
     var cpuSeconds: Double? {
-        guard result == nil, let clock = lock.withLock({ clock }) else { return nil }
-        var time = timespec()
-        guard clock_gettime(clock, &time) == 0 else { return nil }
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        guard result == nil else { return nil }
+        return lock.withLock { activity }?.cpuSeconds
     }
 
     /// The processor time the server used over `seconds` of waiting: near 0 for a server
-    /// that blocks in poll, about `seconds` for one that spins.
+    /// that blocks in poll, about `seconds` for one that spins. A loop that never waits on
+    /// a busy machine gets little processor time but is always ready to run: when the
+    /// scheduler had the thread runnable in most of ten samples, the answer is `seconds`.
     func cpuWhileWaiting(_ seconds: Double) -> Double {
         let before = cpuSeconds ?? 0
-        Thread.sleep(forTimeInterval: seconds)
+        let activity = lock.withLock { self.activity }
+        var runnable = 0
+        var known = 0
+        for _ in 0..<10 {
+            Thread.sleep(forTimeInterval: seconds / 10)
+            if let state = activity?.isRunnable {
+                known += 1
+                if state { runnable += 1 }
+            }
+        }
+        if result == nil, known >= 5, runnable * 2 > known { return seconds }
         return max(0, (cpuSeconds ?? before) - before)
     }
 
