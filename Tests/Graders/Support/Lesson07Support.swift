@@ -241,6 +241,10 @@ enum Lesson07Grading {
 
     /// Writes the stop byte: `function` must return normally within 1 s.
     static func expectReturnOnStop(_ probe: Probe, _ server: RunningServer, _ function: String, hint: Hint) throws {
+        // Let the server settle into its wait first: one that looks at the stop pipe only
+        // between rounds (a poll of its own with a zero timeout) would otherwise often see
+        // the byte by luck, before it went back to waiting without it.
+        Thread.sleep(forTimeInterval: 0.15)
         server.requestStop()
         guard let result = server.waitForReturn(1) else {
             throw probe.fail(expected: "\(function) to return within 1 s of the stop byte", actual: "it was still running", hint: hint)
