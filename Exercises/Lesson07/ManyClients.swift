@@ -3,11 +3,13 @@
 //
 // Each function below is a stub: it throws NotStarted() until you replace its body.
 // `import SocketKit` brings in the C calls (poll, accept, recv, send, fcntl, pipe, close,
-// errno), SocketError and `sendNoSignal`.
+// errno), SocketError and `sendNoSignal`; `import Foundation` brings Thread and NSLock.
+import Foundation
 import SocketKit
 
 /// Serves every client that connects to `listener`: each connection is handed to `handler`
-/// on a thread of its own, with at most `limit` handlers running at once.
+/// on a thread of its own, with at most `limit` handlers running at once (`limit` is 1 or
+/// more).
 ///
 /// - Accept a connection, start a thread that calls `handler(connection)` and then closes
 ///   the connection (this function's job, exactly once, after the handler returns).
@@ -27,8 +29,10 @@ import SocketKit
 ///
 /// - Throws: `SocketError` naming "getsockopt" when the listener is not a socket (or
 ///   `SocketError(call: "listen", code: EINVAL)` when it is one that does not listen);
-///   naming "poll" or "accept" when one fails for a reason other than EINTR (try again) or
-///   ECONNABORTED (a client that gave up while it waited: skip it).
+///   naming "poll" or "accept" when one fails for a reason other than EINTR (try again),
+///   EAGAIN (nothing to accept after all, on a non-blocking listener) or ECONNABORTED (a
+///   client that gave up while it waited: skip it). POLLNVAL or POLLERR on the listener
+///   means it broke under you: throw then too, do not poll it again.
 ///
 /// Steps: a counter of running handlers behind a lock, and a pipe of your own that each
 /// handler's thread writes a byte to when it ends, so that `poll` wakes up. Loop: poll
@@ -46,11 +50,14 @@ public func serveWithThreads(_ listener: Int32, limit: Int, stop: Int32, handler
 ///   always makes `poll` return at once, for ever (a loop that spins).
 /// - Send what you can (a send may take only part of the buffer, or fail with EAGAIN: keep
 ///   the rest for the next POLLOUT). Keep the bytes in order.
-/// - A client that sends but does not read would make its buffer grow without end: when a
-///   buffer would hold more than `maxPending` bytes, close that connection and drop its
-///   buffer. The others go on as if nothing happened.
-/// - A connection with no traffic either way for `idleTimeout` seconds (a fraction, such
-///   as 0.25, is allowed) is closed.
+/// - Keep reading what each client sends (POLLIN) even while its buffer is not empty: the
+///   buffer is where its bytes wait, and `maxPending` is what bounds it. A client that sends
+///   but does not read would make its buffer grow without end: when a buffer would hold more
+///   than `maxPending` bytes, close that connection and drop its buffer. The others go on as
+///   if nothing happened.
+/// - A connection with no traffic either way for `idleTimeout` seconds (nothing received
+///   from it and nothing sent to it; a fraction, such as 0.25, is allowed; it is more than
+///   0) is closed.
 /// - When a client closes its end (recv returns 0), send back what is still pending, then
 ///   close. A reset or another error on one connection closes that connection only.
 /// - `stop` is the read end of a pipe: when it becomes readable, close every connection

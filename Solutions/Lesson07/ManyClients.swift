@@ -66,6 +66,10 @@ public func serveWithThreads(_ listener: Int32, limit: Int, stop: Int32, handler
 /// (The full contract is in Exercises/Lesson07/ManyClients.swift.)
 public func serveEchoWithPoll(_ listener: Int32, stop: Int32, maxPending: Int, idleTimeout: Double) throws {
     try requireListening(listener)
+    // Non-blocking, so that accepting until EAGAIN never waits (a client that gave up
+    // between poll and accept would otherwise leave accept blocked, and everyone with it).
+    let listenerFlags = fcntl(listener, F_GETFL)
+    guard listenerFlags >= 0, fcntl(listener, F_SETFL, listenerFlags | O_NONBLOCK) == 0 else { throw SocketError(call: "fcntl") }
     /// One client: what it sent that is not sent back yet, and when it last did anything.
     struct Client {
         var pending: [UInt8] = []
@@ -90,15 +94,18 @@ public func serveEchoWithPoll(_ listener: Int32, stop: Int32, maxPending: Int, i
         let nextDue = clients.values.map { $0.lastActivity + idle - now }.min()
         let timeout = nextDue.map { Int32(min(max(($0 * 1000).rounded(.up), 0), 86_400_000)) } ?? -1
 
-        // Rebuilt every time: POLLOUT only for a client with something to send.
+        // Rebuilt every time: POLLOUT only for a client with something to send, and POLLIN
+        // only until its end-of-file (a closed end is always readable: poll would not wait).
         let order = Array(clients.keys)
         var entries = [
             pollfd(fd: stop, events: Int16(POLLIN), revents: 0),
             pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
         ]
         for fd in order {
-            let wantsOut = !clients[fd]!.pending.isEmpty
-            entries.append(pollfd(fd: fd, events: Int16(POLLIN) | (wantsOut ? Int16(POLLOUT) : 0), revents: 0))
+            let client = clients[fd]!
+            let wantsIn = client.finishing ? 0 : Int16(POLLIN)
+            let wantsOut = client.pending.isEmpty ? 0 : Int16(POLLOUT)
+            entries.append(pollfd(fd: fd, events: wantsIn | wantsOut, revents: 0))
         }
         let ready = poll(&entries, nfds_t(entries.count), timeout)
         if ready < 0 {
@@ -110,18 +117,22 @@ public func serveEchoWithPoll(_ listener: Int32, stop: Int32, maxPending: Int, i
             errno = EBADF
             throw SocketError(call: "poll")
         }
-        if entries[1].revents != 0 {
+        // Everyone waiting, not one per round: after a burst of connects the last client
+        // would wait a round per client before its first byte was read (a few per round, so
+        // the clients already here are not starved either).
+        for _ in 0..<(entries[1].revents != 0 ? 64 : 0) {
             let connection = accept(listener, nil, nil)
-            if connection >= 0 {
-                let flags = fcntl(connection, F_GETFL)
-                if flags < 0 || fcntl(connection, F_SETFL, flags | O_NONBLOCK) < 0 {
-                    _ = close(connection)  // cannot be served without blocking the others
-                } else {
-                    try? suppressSIGPIPE(on: connection)
-                    clients[connection] = Client(lastActivity: monotonicSeconds())
-                }
-            } else if ![EINTR, EAGAIN, EWOULDBLOCK, ECONNABORTED].contains(errno) {
+            if connection < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }  // no one else waiting
                 throw SocketError(call: "accept")
+            }
+            let flags = fcntl(connection, F_GETFL)
+            if flags < 0 || fcntl(connection, F_SETFL, flags | O_NONBLOCK) < 0 {
+                _ = close(connection)  // cannot be served without blocking the others
+            } else {
+                try? suppressSIGPIPE(on: connection)
+                clients[connection] = Client(lastActivity: monotonicSeconds())
             }
         }
         for (index, fd) in order.enumerated() {

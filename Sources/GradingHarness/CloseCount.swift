@@ -27,6 +27,15 @@ public final class CloseCount: @unchecked Sendable {
     /// they could not be counted.
     public var closes: Int? { lock.withLock { counted } }
 
+    /// The count read again now. The filter `watch` installs stays on its thread (and on the
+    /// threads it starts) after `watch` returns and goes on counting, so this also counts a
+    /// close the learner's code makes once a harness callback has returned: a server's thread
+    /// that calls a handler, then closes the connection. Read it once that thread is done with
+    /// the descriptor; nil when closes could not be counted.
+    public var closesSoFar: Int? {
+        lock.withLock { counted == nil ? nil : CloseTrap.count(fd) }
+    }
+
     /// Runs `body` (the learner's call) counting its `close(fd)` calls. Call it on the
     /// learner's thread: inside the closure given to `probe.call` / `attempt` / `measure`.
     public func watch<T>(_ body: () throws -> T) rethrows -> T {
