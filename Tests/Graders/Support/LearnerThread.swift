@@ -116,13 +116,7 @@ extension HarnessSocket {
         guard let receiveBuffer else { return try connect(to: address, seconds: 2) }
         let socket = try make(address.family)
         try socket.setOption(SOL_SOCKET, SO_RCVBUF, receiveBuffer, "SO_RCVBUF")
-        let flags = fcntl(socket.fd, F_GETFL)
-        _ = fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK)
-        let started = try address.withSockAddr { SocketKit.connect(socket.fd, $0, $1) }
-        if started != 0 {
-            guard errno == EINPROGRESS, Inspect.waitWritable(socket.fd, seconds: 2) else { throw SocketError(call: "connect") }
-        }
-        _ = fcntl(socket.fd, F_SETFL, flags)
+        try Inspect.connect(socket.fd, to: address, seconds: 2)
         return socket
     }
 }

@@ -98,13 +98,7 @@ struct EchoClient {
             let socket = try HarnessSocket.make(address.family)
             try socket.setOption(SOL_SOCKET, SO_RCVBUF, receiveBuffer, "SO_RCVBUF")
             if let sendBuffer { try socket.setOption(SOL_SOCKET, SO_SNDBUF, sendBuffer, "SO_SNDBUF") }
-            let flags = fcntl(socket.fd, F_GETFL)
-            _ = fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK)
-            let started = try address.withSockAddr { SocketKit.connect(socket.fd, $0, $1) }
-            if started != 0 {
-                guard errno == EINPROGRESS, Inspect.waitWritable(socket.fd, seconds: 2) else { throw SocketError(call: "connect") }
-            }
-            _ = fcntl(socket.fd, F_SETFL, flags)
+            try Inspect.connect(socket.fd, to: address, seconds: 2)
             self.socket = socket
         } else {
             socket = try HarnessSocket.connect(to: address, seconds: 2)
