@@ -140,9 +140,9 @@ final class Lesson07ManyClientsGrader: GraderCase {
                 gate.openForever()
                 server.tearDown()
             }
-            let idle = server.cpuWhileWaiting(0.4)
-            guard idle < 0.04 else {
-                throw probe.fail(expected: "a server with no clients to use next to no processor time", actual: "its thread used \(String(format: "%.2f", idle)) s of processor time in 0.40 s with nothing to do", hint: .spinning)
+            let idle = server.cpuWhileWaiting(0.2)
+            guard idle < 0.02 else {
+                throw probe.fail(expected: "a server with no clients to use next to no processor time", actual: "its thread used \(String(format: "%.3f", idle)) s of processor time in 0.20 s with nothing to do", hint: .spinning)
             }
             let client = try EchoClient(server.address, number: 1, transcript: probe.transcript)
             guard gate.waitForRunning(1, seconds: 2) == 1 else {
@@ -150,13 +150,15 @@ final class Lesson07ManyClientsGrader: GraderCase {
             }
             server.requestStop()
             probe.transcript.note("the harness wrote a byte to the stop pipe while a handler was still running")
-            let before = server.cpuSeconds ?? 0
-            if let result = server.waitForReturn(0.4) {
+            // Watched as any wait is (processor time, and whether the scheduler holds the
+            // thread runnable): a loop that spins until the handlers end is caught even when
+            // the machine is too busy to give it much processor time.
+            let waiting = server.cpuWhileWaiting(0.2)
+            if let result = server.waitForReturn(0) {
                 throw probe.fail(expected: "serveWithThreads to wait for the running handler before it returns", actual: "it returned (\(Lesson07Grading.describe(result))) while the handler was still running", hint: .threadsStopWaits)
             }
-            let waiting = max(0, (server.cpuSeconds ?? before) - before)
-            guard waiting < 0.04 else {
-                throw probe.fail(expected: "serveWithThreads to wait for its running handler without using the processor (block in poll)", actual: "its thread used \(String(format: "%.2f", waiting)) s of processor time in 0.40 s of waiting", hint: .spinning)
+            guard waiting < 0.02 else {
+                throw probe.fail(expected: "serveWithThreads to wait for its running handler without using the processor (block in poll)", actual: "its thread used \(String(format: "%.3f", waiting)) s of processor time in 0.20 s of waiting", hint: .spinning)
             }
             gate.openForever()
             guard let result = server.waitForReturn(1.5) else {
@@ -324,7 +326,7 @@ final class Lesson07ManyClientsGrader: GraderCase {
     func test7_pollClosesIdleConnections() throws {
         try grade {
             let probe = Probe("serveEchoWithPoll(_:stop:maxPending:idleTimeout:) closes a connection after idleTimeout seconds with no traffic, and not one that keeps talking")
-            let idle = Double(probe.random.int(in: 150...400)) / 1000
+            let idle = Double(probe.random.int(in: 120...250)) / 1000
             let server = try RunningServer(probe.random, host: Lesson07Grading.host(probe.random)) { listener, stop in
                 try serveEchoWithPoll(listener, stop: stop, maxPending: 65_536, idleTimeout: idle)
             }
@@ -335,7 +337,7 @@ final class Lesson07ManyClientsGrader: GraderCase {
             let started = Clock.now
             let cpuBefore = server.cpuSeconds ?? 0
             var quietClosedAt: Double?
-            while Clock.now - started < idle * 1.8 + 0.2 {
+            while Clock.now - started < idle * 1.6 + 0.15 {
                 try busy.send([UInt8(ascii: "x")])
                 let (echo, closed) = try busy.receive(1, seconds: 1)
                 guard echo == [UInt8(ascii: "x")], !closed else {
@@ -354,7 +356,7 @@ final class Lesson07ManyClientsGrader: GraderCase {
                 throw probe.fail(expected: "a server waiting for the next idle deadline to use next to no processor time (poll's timeout in milliseconds, until the next connection is due)", actual: "its thread used \(String(format: "%.2f", used)) s of processor time in \(String(format: "%.2f", elapsed)) s with a byte to echo every \(String(format: "%.2f", idle / 3)) s", hint: .spinning)
             }
             guard let closedAt = quietClosedAt else {
-                throw probe.fail(expected: "client 1 closed about \(idle) s after it connected", actual: "it was still open after \(String(format: "%.2f", idle * 1.8 + 0.2)) s", hint: .pollNoIdleTimeout)
+                throw probe.fail(expected: "client 1 closed about \(idle) s after it connected", actual: "it was still open after \(String(format: "%.2f", idle * 1.6 + 0.15)) s", hint: .pollNoIdleTimeout)
             }
             guard closedAt >= idle * 0.8 else {
                 throw probe.fail(expected: "client 1 closed about \(idle) s after it connected, not before", actual: "it was closed after \(String(format: "%.2f", closedAt)) s", hint: .pollIdleWrongClock)
@@ -375,9 +377,9 @@ final class Lesson07ManyClientsGrader: GraderCase {
                 try serveEchoWithPoll(listener, stop: stop, maxPending: 1 << 20, idleTimeout: 30)
             }
             defer { server.tearDown() }
-            let alone = server.cpuWhileWaiting(0.3)
-            guard alone < 0.03 else {
-                throw probe.fail(expected: "a server with no client at all to use next to no processor time", actual: "its thread used \(String(format: "%.2f", alone)) s of processor time in 0.30 s with nothing to do", hint: .spinning)
+            let alone = server.cpuWhileWaiting(0.15)
+            guard alone < 0.015 else {
+                throw probe.fail(expected: "a server with no client at all to use next to no processor time", actual: "its thread used \(String(format: "%.3f", alone)) s of processor time in 0.15 s with nothing to do", hint: .spinning)
             }
             let steady = try EchoClient(server.address, number: 1, transcript: probe.transcript)
             let piece = probe.random.bytes(probe.random.int(in: 1...5000))
@@ -385,9 +387,9 @@ final class Lesson07ManyClientsGrader: GraderCase {
             guard try steady.receive(piece.count, seconds: 2).bytes == piece else {
                 throw Lesson07Grading.fail(probe, server, while: "one client was connected", expected: "client 1's \(piece.count) bytes echoed", actual: "they did not all come back within 2 s", hint: .pollLosesBytes)
             }
-            let spent = server.cpuWhileWaiting(0.3)
-            guard spent < 0.03 else {
-                throw probe.fail(expected: "a server with one quiet client to use next to no processor time", actual: "its thread used \(String(format: "%.2f", spent)) s of processor time in 0.30 s with nothing to do", hint: .pollAlwaysPollout)
+            let spent = server.cpuWhileWaiting(0.15)
+            guard spent < 0.015 else {
+                throw probe.fail(expected: "a server with one quiet client to use next to no processor time", actual: "its thread used \(String(format: "%.3f", spent)) s of processor time in 0.15 s with nothing to do", hint: .pollAlwaysPollout)
             }
             // Two resets (one once its echo has come back: the server's next recv fails with
             // ECONNRESET; one right after sending), a client that vanishes with bytes unsent to
@@ -429,9 +431,9 @@ final class Lesson07ManyClientsGrader: GraderCase {
             guard echo == last else {
                 throw Lesson07Grading.fail(probe, server, while: "clients 2, 3 and 4 had gone", expected: "client 5, which shut down its writing side, to get back its \(last.count) bytes", actual: "it got \(echo.count)\(closed ? ", then end-of-file" : "")", hint: last.starts(with: echo) ? .pollHalfClose : Lesson07Grading.echoHint(received: echo, sent: last, others: [piece]))
             }
-            let spentAfter = server.cpuWhileWaiting(0.3)
-            guard spentAfter < 0.03 else {
-                throw probe.fail(expected: "no processor time used once those clients had gone", actual: "the server's thread used \(String(format: "%.2f", spentAfter)) s in 0.30 s", hint: .pollSpinsOnClosed)
+            let spentAfter = server.cpuWhileWaiting(0.15)
+            guard spentAfter < 0.015 else {
+                throw probe.fail(expected: "no processor time used once those clients had gone", actual: "the server's thread used \(String(format: "%.3f", spentAfter)) s in 0.15 s", hint: .pollSpinsOnClosed)
             }
             guard closed || halfCloser.closedByServer(within: 1) else {
                 throw probe.fail(expected: "client 5's connection closed once its echo was sent", actual: "it stayed open", hint: .pollHalfClose)
@@ -529,8 +531,8 @@ final class Lesson07ManyClientsGrader: GraderCase {
     func test11_pollKeepsWhatSendCouldNotTake() throws {
         try grade {
             let probe = Probe("serveEchoWithPoll(_:stop:maxPending:idleTimeout:) keeps what send could not take, for each client apart and in order, counts its sends as traffic, and finishes a half-closed client's echo before closing it, without spinning while the bytes wait")
-            let idle = Double(probe.random.int(in: 400...500)) / 1000
-            let sizes = [probe.random.int(in: 150_000...400_000), probe.random.int(in: 70_000...200_000)]
+            let idle = Double(probe.random.int(in: 300...360)) / 1000
+            let sizes = [probe.random.int(in: 120_000...250_000), probe.random.int(in: 80_000...160_000)]
             let maxPending = sizes.max()! + probe.random.int(in: 0...4096)
             let pause = idle * 0.55
             let server = try RunningServer(probe.random, host: Lesson07Grading.host(probe.random), socketBuffers: 32_768) { listener, stop in

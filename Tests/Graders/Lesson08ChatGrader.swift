@@ -622,9 +622,9 @@ final class Lesson08ChatGrader: GraderCase {
             let (unnamed, partial) = (try scene.connect(), try scene.connect())
             try partial.send(Array("half a li".utf8))
             try scene.sync("\(count) clients joined", fallback: .chatJoinAnnounced)
-            let idle = scene.server.watchWhileWaiting(0.4, cpuLimit: 0.1)
+            let idle = scene.server.watchWhileWaiting(0.2, cpuLimit: 0.05)
             guard !idle.spinning else {
-                throw scene.fail(expected: "a chat server with \(count + 2) quiet clients to wait in poll, using next to no processor time", actual: "its thread used \(String(format: "%.2f", idle.cpu)) s of processor time in 0.40 s with nothing to do (a thread waiting in poll uses none and is never ready to run; this one was, or used more)", hint: .pollAlwaysPollout)
+                throw scene.fail(expected: "a chat server with \(count + 2) quiet clients to wait in poll, using next to no processor time", actual: "its thread used \(String(format: "%.3f", idle.cpu)) s of processor time in 0.20 s with nothing to do (a thread waiting in poll uses none and is never ready to run; this one was, or used more)", hint: .pollAlwaysPollout)
             }
             // Leave in every way: close, reset, a half line left behind.
             clients[0].close()
@@ -634,9 +634,9 @@ final class Lesson08ChatGrader: GraderCase {
             for other in scene.named {
                 try scene.expectInAnyOrder(other, clients.prefix(2).map { "* \($0.name!) left" }, "\(clients[0].label) closed and \(clients[1].label) reset") { _ in .chatLeaveAnnounced }
             }
-            let after = scene.server.watchWhileWaiting(0.3, cpuLimit: 0.08)
+            let after = scene.server.watchWhileWaiting(0.15, cpuLimit: 0.04)
             guard !after.spinning else {
-                throw scene.fail(expected: "no processor time used once four clients had gone", actual: "the server's thread used \(String(format: "%.2f", after.cpu)) s in 0.30 s (a thread waiting in poll uses none and is never ready to run; this one was, or used more)", hint: .pollSpinsOnClosed)
+                throw scene.fail(expected: "no processor time used once four clients had gone", actual: "the server's thread used \(String(format: "%.3f", after.cpu)) s in 0.15 s (a thread waiting in poll uses none and is never ready to run; this one was, or used more)", hint: .pollSpinsOnClosed)
             }
             try scene.expectServerDescriptors(scene.named.count, since: baseline, situation: "after clients closed and reset", hint: .pollLeaks)
         }
@@ -782,12 +782,12 @@ final class Lesson08ChatGrader: GraderCase {
             guard client.screenShows(answer.count, within: 0.5) == answer else {
                 throw probe.fail(expected: "the server's \"bye\\n\" written to output after input ended", actual: client.result.map { "the client had \(Lesson07Grading.describe($0))" } ?? "it did not come out within 0.5 s", hint: client.result == nil ? .chatClientBlocks : .chatClientWaits)
             }
-            let waited = client.watchWhileWaiting(0.3, cpuLimit: 0.08)
+            let waited = client.watchWhileWaiting(0.15, cpuLimit: 0.04)
             if let result = client.result {
                 throw probe.fail(expected: "runChatClient to wait, once input ended, until the server closes", actual: "it \(Lesson07Grading.describe(result)) while the server was still connected", hint: .chatClientWaits)
             }
             guard !waited.spinning else {
-                throw probe.fail(expected: "a client waiting for the server, once input had ended, to wait in poll, using next to no processor time", actual: "its thread used \(String(format: "%.2f", waited.cpu)) s in 0.30 s (a thread waiting in poll uses none and is never ready to run; this one was, or used more)", hint: .chatClientSpins)
+                throw probe.fail(expected: "a client waiting for the server, once input had ended, to wait in poll, using next to no processor time", actual: "its thread used \(String(format: "%.3f", waited.cpu)) s in 0.15 s (a thread waiting in poll uses none and is never ready to run; this one was, or used more)", hint: .chatClientSpins)
             }
             let more = try client.serverReceives(1, within: 0.02)
             guard more.bytes.isEmpty else {
@@ -866,9 +866,9 @@ final class Lesson08ChatGrader: GraderCase {
             let probe = Probe("runChatClient(connection:input:output:) uses no processor time while neither the keyboard nor the server says anything")
             let client = try Self.chatClient(probe)
             defer { client.tearDown() }
-            let idle = client.watchWhileWaiting(0.35, cpuLimit: 0.08)
+            let idle = client.watchWhileWaiting(0.18, cpuLimit: 0.04)
             guard !idle.spinning, client.result == nil else {
-                throw probe.fail(expected: "a chat client with nothing to do to wait in poll, using next to no processor time", actual: client.result.map { "it \(Lesson07Grading.describe($0))" } ?? "its thread used \(String(format: "%.2f", idle.cpu)) s in 0.35 s (a thread waiting in poll uses none and is never ready to run; this one was, or used more)", hint: client.result == nil ? .chatClientSpins : .chatClientReturns)
+                throw probe.fail(expected: "a chat client with nothing to do to wait in poll, using next to no processor time", actual: client.result.map { "it \(Lesson07Grading.describe($0))" } ?? "its thread used \(String(format: "%.3f", idle.cpu)) s in 0.18 s (a thread waiting in poll uses none and is never ready to run; this one was, or used more)", hint: client.result == nil ? .chatClientSpins : .chatClientReturns)
             }
             let typed = chatLine(ChatInputs.text(probe.random, tag: "[idle]"))
             client.type(typed)
@@ -876,9 +876,9 @@ final class Lesson08ChatGrader: GraderCase {
             let reply = Self.serverBytes(probe.random)
             try client.serverSends(reply)
             _ = client.screenShows(reply.count, within: 0.5)
-            let after = client.watchWhileWaiting(0.35, cpuLimit: 0.08)
+            let after = client.watchWhileWaiting(0.18, cpuLimit: 0.04)
             guard !after.spinning else {
-                throw probe.fail(expected: "no processor time used once the line typed was sent and the server's answer written", actual: "its thread used \(String(format: "%.2f", after.cpu)) s in 0.35 s (a thread waiting in poll uses none and is never ready to run; this one was, or used more)", hint: .chatClientSpins)
+                throw probe.fail(expected: "no processor time used once the line typed was sent and the server's answer written", actual: "its thread used \(String(format: "%.3f", after.cpu)) s in 0.18 s (a thread waiting in poll uses none and is never ready to run; this one was, or used more)", hint: .chatClientSpins)
             }
         }
     }
