@@ -532,7 +532,10 @@ final class Lesson07ManyClientsGrader: GraderCase {
         try grade {
             let probe = Probe("serveEchoWithPoll(_:stop:maxPending:idleTimeout:) keeps what send could not take, for each client apart and in order, counts its sends as traffic, and finishes a half-closed client's echo before closing it, without spinning while the bytes wait")
             let idle = Double(probe.random.int(in: 300...360)) / 1000
-            let sizes = [probe.random.int(in: 120_000...250_000), probe.random.int(in: 80_000...160_000)]
+            // Client 1's first third (100 KB or more) is more than the kernel can hold on the way
+            // (the server's 64 KB send buffer and the client's 4 KB receive buffer): a server
+            // that loses what a short send left is caught on client 1, before client 2 reads.
+            let sizes = [probe.random.int(in: 300_000...450_000), probe.random.int(in: 80_000...160_000)]
             let maxPending = sizes.max()! + probe.random.int(in: 0...4096)
             let pause = idle * 0.55
             let server = try RunningServer(probe.random, host: Lesson07Grading.host(probe.random), socketBuffers: 32_768) { listener, stop in
@@ -555,8 +558,11 @@ final class Lesson07ManyClientsGrader: GraderCase {
             // The pause, first part: both clients are owed more than their sockets can take,
             // so no POLLOUT is ready; and a connection is due in idleTimeout, not now.
             let firstPart = max(0.05, sentAt + pause * 0.4 - Clock.now)
+            // A loop that spins is runnable all along and is judged by that (cpuWhileWaiting
+            // then returns the whole window); the processor time allowed is for the server
+            // finishing the copies of a few hundred kilobytes as the window opens.
             let owing = server.cpuWhileWaiting(firstPart)
-            guard owing < firstPart * 0.12 else {
+            guard owing < max(0.025, firstPart * 0.25) else {
                 throw Lesson07Grading.fail(probe, server, while: "two clients were connected", expected: "no processor time used while clients 1 and 2 read nothing (their sockets can take no more, and no connection is due before idleTimeout)", actual: "the server's thread used \(String(format: "%.3f", owing)) s of processor time in \(String(format: "%.2f", firstPart)) s", hint: .spinning)
             }
             // Client 3 asks a question meanwhile, gets its answer (its own bytes, at once), and
@@ -576,7 +582,7 @@ final class Lesson07ManyClientsGrader: GraderCase {
             // The pause, second part: client 2 is past its end-of-file and still owed bytes.
             let secondPart = max(0.05, sentAt + pause - Clock.now)
             let finishing = server.cpuWhileWaiting(secondPart)
-            guard finishing < secondPart * 0.12 else {
+            guard finishing < max(0.025, secondPart * 0.25) else {
                 throw Lesson07Grading.fail(probe, server, while: "two clients were connected", expected: "no processor time used while client 2, past its end-of-file, waits for the rest of its echo", actual: "the server's thread used \(String(format: "%.3f", finishing)) s of processor time in \(String(format: "%.2f", secondPart)) s once clients 2 and 3 had closed their ends (an end-of-file is readable for ever)", hint: .pollSpinsOnClosed)
             }
             // Client 2 (shut down after sending) reads its whole echo, then end-of-file.
