@@ -99,6 +99,9 @@ struct ClassRoster: Codable, Equatable {
             /// A link in Exercises/ that leads out of the submission, or a path in an archive
             /// that escapes its root: left out, never followed.
             case escapingPath = "escaping path"
+            /// An answer file over 1 MB (left out), or an archive that would unpack to more
+            /// than the instructor's disk should take (not unpacked).
+            case tooLarge = "too large"
         }
         let kind: Kind
         let reason: String

@@ -27,6 +27,11 @@ struct Submission {
     static let toolSeconds: Double = 120
     /// An answer larger than this is not an answer: left out, and flagged.
     static let largestAnswerFile = 1 << 20
+    /// Most an archive may unpack to, in bytes and in entries. A copy of the workbook is a
+    /// few megabytes, or a few hundred with its .build folder; a small archive that claims
+    /// gigabytes (a "zip bomb") would fill the instructor's disk, so it is refused unopened.
+    static let largestUnpackedBytes = 1 << 30
+    static let mostUnpackedEntries = 100_000
 
     /// The id a path is known by: its last part, without .zip, .tar.gz, .tgz or .git.
     static func id(of path: String) -> String {
@@ -94,6 +99,10 @@ struct Submission {
             throw WorkbookError("the archive does not unpack: \(oneLine(names))")
         }
         try refuseEscapes(names.split(separator: "\n").map(String.init))
+        // zipinfo's last line: "N files, B bytes uncompressed, C bytes compressed: R%".
+        let summary = long.split(separator: "\n").last.map { $0.split(separator: " ") } ?? []
+        let bytes = summary.firstIndex(of: "bytes").flatMap { $0 > 0 ? Int(summary[$0 - 1]) : nil }
+        try refuseTooLarge(bytes: bytes, entries: names.split(separator: "\n").count)
         if long.split(separator: "\n").contains(where: { $0.hasPrefix("l") }) {
             flag(.escapingPath, "the archive holds a link: not unpacked")
             throw WorkbookError("the archive holds a link (it could lead outside the archive): not unpacked")
@@ -113,6 +122,10 @@ struct Submission {
             throw WorkbookError("the archive does not unpack: \(oneLine(names))")
         }
         try refuseEscapes(names.split(separator: "\n").map(String.init))
+        // tar -tv: "-rw-r--r-- owner/group SIZE date time name"; the size is the third field.
+        let sizes = long.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+            .map { $0.count > 2 ? Int($0[2]) : nil }
+        try refuseTooLarge(bytes: sizes.contains(nil) ? nil : sizes.reduce(0) { $0 + ($1 ?? 0) }, entries: sizes.count)
         // tar -tv: the type first ("l" a symbolic link, "h" a hard link).
         if long.split(separator: "\n").contains(where: { $0.hasPrefix("l") || $0.hasPrefix("h") }) {
             flag(.escapingPath, "the archive holds a link: not unpacked")
@@ -123,6 +136,17 @@ struct Submission {
         let (ending, output) = try tool("/usr/bin/env", ["tar", "-xzf", path, "-C", folder.path, "--no-same-owner", "--no-same-permissions"])
         guard ending == .exited(0) else { throw WorkbookError("the archive does not unpack: \(oneLine(output))") }
         return folder
+    }
+
+    /// Refuses an archive that would unpack to more than `largestUnpackedBytes` or
+    /// `mostUnpackedEntries`, or whose size cannot be read from its listing.
+    private mutating func refuseTooLarge(bytes: Int?, entries: Int) throws {
+        let limit = "\(Self.largestUnpackedBytes >> 20) MB and \(Self.mostUnpackedEntries) files"
+        guard let bytes else { throw WorkbookError("the archive's listing gives no sizes: not unpacked") }
+        guard bytes <= Self.largestUnpackedBytes, entries <= Self.mostUnpackedEntries else {
+            flag(.tooLarge, "the archive would unpack to \(bytes >> 20) MB in \(entries) files (at most \(limit)): not unpacked")
+            throw WorkbookError("the archive would unpack to \(bytes >> 20) MB in \(entries) files, over the limit of \(limit): not unpacked")
+        }
     }
 
     /// Refuses an archive with a name that is absolute or climbs out with "..".
@@ -200,7 +224,7 @@ struct Submission {
                     flag(.escapingPath, "\(shown) is a link: not followed, left out")
                 case S_IFREG where relative.hasSuffix(".swift"):
                     guard Int(info.st_size) <= Self.largestAnswerFile, let data = FileManager.default.contents(atPath: url.path) else {
-                        flag(.escapingPath, "\(shown) is over 1 MB: left out")
+                        flag(.tooLarge, "\(shown) is over 1 MB: left out")
                         continue
                     }
                     files[relative] = data
