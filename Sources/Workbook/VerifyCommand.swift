@@ -16,15 +16,18 @@ enum VerifyCommand {
           5. every known-bad answer in KnownBad/ (a patch against Solutions/ naming the hint it
              must get, "# expect-hint: id") is rejected, with that hint;
           6. every known-good answer in KnownGood/ (a whole lesson file, correct but written in
-             an unusual style) passes every check: a stricter check must never reject correct code.
+             an unusual style) passes every check: a stricter check must never reject correct code;
+          7. every lesson page and hint page in Lessons/zh-Hans/ and Lessons/Hints/zh-Hans/ has the
+             English page's headings, tables and code (comments aside), and every relative link
+             in both editions leads to a file that exists.
         With files named, runs step 5 or 6 for those only. --only runs one step: pristine,
-        stubs, lessons, solutions, known-bad or known-good (every step runs by default).
+        stubs, lessons, solutions, known-bad, known-good or editions (every step runs by default).
         Ends with "N passed, N failed"; exit status 1 when anything failed.
         """
 
     static func run(_ words: [String]) throws -> Int32 {
         let arguments = try Arguments(words, flags: ["only"], command: "verify")
-        let steps = ["pristine", "stubs", "lessons", "solutions", "known-bad", "known-good"]
+        let steps = ["pristine", "stubs", "lessons", "solutions", "known-bad", "known-good", "editions"]
         let only = arguments.values["only"]
         if let only, !steps.contains(only) {
             throw WorkbookError.usage("--only takes one of \(steps.joined(separator: ", ")), not \"\(only)\"")
@@ -39,6 +42,7 @@ enum VerifyCommand {
             if runs("solutions") { try checkAnswers(workspace, &tally, solutions: true) }
             if runs("known-bad") { try checkKnownBad(workspace, allAnswers(workspace, in: "KnownBad", ending: ".patch"), &tally) }
             if runs("known-good") { try checkKnownGood(workspace, allAnswers(workspace, in: "KnownGood", ending: ".swift"), &tally) }
+            if runs("editions") { checkEditions(workspace, &tally) }
         } else {
             let files = arguments.positional.map { workspace.file($0) }
             let patches = files.filter { $0.pathExtension == "patch" }
@@ -76,6 +80,48 @@ enum VerifyCommand {
             tally.record(stub != nil && stub == exercise, "lesson \(lesson.number): \(lesson.exercise) is its original stub",
                          detail: stub == nil ? "missing \(workspace.pristine(lesson).path)" : "it differs from Exercises/.pristine/: update one or the other")
         }
+    }
+
+    /// The 简体中文 edition against the English one, page by page (PageShape), and every
+    /// relative link of both. A lesson with no Chinese page yet is named, not failed: the
+    /// edition is being written (issue 13); a Chinese page with no English one fails.
+    private static func checkEditions(_ workspace: Workspace, _ tally: inout Tally) {
+        let pairs = Curriculum.lessons.flatMap { lesson -> [(String, String)] in
+            let name = URL(fileURLWithPath: lesson.prose).lastPathComponent
+            return [("Lessons/\(name)", "Lessons/zh-Hans/\(name)"), ("Lessons/Hints/\(name)", "Lessons/Hints/zh-Hans/\(name)")]
+        }
+        var untranslated: [String] = []
+        for (english, chinese) in pairs {
+            guard let englishText = try? String(contentsOf: workspace.file(english), encoding: .utf8) else {
+                tally.record(false, "\(english) exists")
+                continue
+            }
+            checkLinks(workspace, english, englishText, &tally)
+            guard let chineseText = try? String(contentsOf: workspace.file(chinese), encoding: .utf8) else {
+                untranslated.append(chinese)
+                continue
+            }
+            let differences = PageShape(englishText).differences(from: PageShape(chineseText), english: english, translation: chinese)
+            tally.record(differences.isEmpty, "\(chinese) has the headings, tables and code of \(english)", detail: differences.prefix(8).joined(separator: "\n"))
+            checkLinks(workspace, chinese, chineseText, &tally)
+        }
+        for folder in ["Lessons/zh-Hans", "Lessons/Hints/zh-Hans"] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: workspace.file(folder).path)) ?? []
+            for name in names.sorted() where name.hasSuffix(".md") && name != "GLOSSARY.md" && !pairs.contains(where: { $0.1 == "\(folder)/\(name)" }) {
+                tally.record(false, "\(folder)/\(name) translates a page of this edition", detail: "no lesson's prose or hints is called \(name)")
+            }
+        }
+        if !untranslated.isEmpty {
+            print("note \(untranslated.count) pages have no 简体中文 edition yet: \(untranslated.joined(separator: ", "))")
+        }
+    }
+
+    private static func checkLinks(_ workspace: Workspace, _ page: String, _ text: String, _ tally: inout Tally) {
+        let folder = workspace.file(page).deletingLastPathComponent()
+        let broken = PageShape(text).links.filter {
+            !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0.removingPercentEncoding ?? $0).standardizedFileURL.path)
+        }
+        tally.record(broken.isEmpty, "\(page): every relative link leads to a file", detail: "not found: " + broken.joined(separator: ", "))
     }
 
     /// Stubs: every check not started. Solutions: every check passes.
