@@ -34,19 +34,22 @@ let package = Package(
     targets: [
         // The support library learners read as a model: platform differences, errors, addresses.
         .target(name: "SocketKit"),
+        // Which language the workbook speaks (English or 简体中文), texts in both, and terminal
+        // column widths for Chinese text.
+        .target(name: "Localization"),
         // What the graders run against the learner's code: peers, deadlines, descriptor census, reports.
-        .target(name: "GradingHarness", dependencies: ["SocketKit"]),
+        .target(name: "GradingHarness", dependencies: ["SocketKit", "Localization"]),
         // Flag parsing and error reporting shared by the demo programs.
-        .target(name: "DemoSupport", dependencies: ["SocketKit"]),
+        .target(name: "DemoSupport", dependencies: ["SocketKit", "Localization"]),
         // The `workbook` command: progress, check, hint, watch, reset, doctor, report, verify.
-        .executableTarget(name: "workbook", dependencies: ["SocketKit", "GradingHarness"], path: "Sources/Workbook"),
+        .executableTarget(name: "workbook", dependencies: ["SocketKit", "GradingHarness", "Localization"], path: "Sources/Workbook"),
         // Runs a piece of learner code in a child process, for checks that may kill it (SIGPIPE).
         .executableTarget(name: "grader-child", dependencies: ["SocketKit"], path: "Sources/GraderChild"),
         .testTarget(
             name: "Graders",
             dependencies: ["SocketKit", "GradingHarness"] + lessons.map { .target(name: $0) },
             exclude: ["README.md"]),  // how a check earns trust: for the people who write graders
-        .testTarget(name: "SupportTests", dependencies: ["SocketKit", "GradingHarness"]),
+        .testTarget(name: "SupportTests", dependencies: ["SocketKit", "GradingHarness", "Localization"]),
         // The learner's scratch file (`swift run playground`): never graded, never reset.
         .executableTarget(
             name: "playground", dependencies: ["SocketKit"] + lessons.map { .target(name: $0) },

@@ -1,5 +1,6 @@
 import Foundation
 import SocketKit
+import Localization
 
 /// What every demo program shares: its flags, and how it fails.
 ///
@@ -26,6 +27,8 @@ public struct DemoCommand: Sendable {
 
     /// Reads `--flag value` and `--flag=value` pairs; `--help` prints help and exits 0.
     public func parse(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Options {
+        // An unknown WORKBOOK_LANG: said once, then English.
+        if let notice = Language.notice { writeAll(STDERR_FILENO, Array("\(name): \(notice)\n".utf8)) }
         var values = defaults
         var given: Set<String> = []
         var rest = arguments[...]

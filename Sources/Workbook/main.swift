@@ -6,6 +6,7 @@
 //     swift run workbook --help          everything else
 import Foundation
 import GradingHarness
+import Localization
 
 /// A subcommand: its name, one line for the overview, its help, and what it does.
 struct Command {
@@ -42,6 +43,8 @@ let overview = """
 // processes and removes the temporary files: Shutdown.exit, Cleanup.
 Shutdown.install()
 let words = Array(CommandLine.arguments.dropFirst())
+// An unknown WORKBOOK_LANG: said once, then English.
+if let notice = Language.notice { printError("workbook: \(notice)") }
 do {
     let status: Int32
     if let first = words.first, first == "--help" || first == "-h" || first == "help" {
