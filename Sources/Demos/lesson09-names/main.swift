@@ -17,8 +17,9 @@ let command = DemoCommand(
 
           --role lookup    looks --host and --port up with your resolve and prints each address
                            (family, type, and the numeric form)
-          --role connect   connects to --host with your openConnection(host:port:attemptTimeout:),
-                           printing each address it will try, then prints the server's greeting
+          --role connect   resolves --host, tries each address in turn with your
+                           openConnection(toAnyOf:attemptTimeout:), printing each attempt and
+                           its outcome, then prints what the server sends
           --role server    listens on [::] with your makeDualStackListener (IPv6 and IPv4 on one
                            socket; every interface, not only loopback) and greets each client
                            with the address your clientAddress reports, then closes it
@@ -68,18 +69,26 @@ func runLookup() throws {
 }
 
 func runConnect() throws {
+    // Your resolve gives the list; each address is then tried with your
+    // openConnection(toAnyOf:attemptTimeout:), one at a time, so that each attempt and its
+    // outcome can be printed. (openConnection(host:port:attemptTimeout:) does the same loop
+    // without a word.)
     let addresses = try lookUp(family: AF_UNSPEC, socketType: SocketType.stream.rawValue)
     command.say("\(shown(host)) has \(addresses.count) address(es): \(addresses.map(\.description).joined(separator: ", "))")
-    for address in addresses {
-        command.say("trying \(address) (at most \(plain(wait)) s)")
+    var connected: Int32?
+    var lastError: SocketError?
+    for address in addresses where connected == nil {
+        do {
+            connected = try openConnection(toAnyOf: [address], attemptTimeout: wait)
+            command.say("trying \(address): connected")
+        } catch let error as SocketError {
+            command.say("trying \(address): \(error.name) (\(error.text))")
+            lastError = error
+        }
     }
-    let fd: Int32
-    do {
-        fd = try openConnection(host: host, port: port, attemptTimeout: wait)
-    } catch let error as SocketError {
-        throw DemoError("no address of \(shown(host)) answered on port \(port): \(error)" + (error.code == ECONNREFUSED ? " (is the server running?)" : ""))
-    } catch let error as LookupError {
-        throw DemoError("cannot resolve \(shown(host)): \(error.text) (EAI code \(error.code))")
+    guard let fd = connected else {
+        let why = lastError.map { "\($0)" + ($0.code == ECONNREFUSED ? " (is the server running?)" : "") } ?? "no address"
+        throw DemoError("no address of \(shown(host)) answered on port \(port): \(why)")
     }
     defer { _ = close(fd) }
     let peer = (try? remoteAddress(of: fd)).map(\.description) ?? "?"
@@ -117,7 +126,7 @@ func runServer() throws {
         } catch {
             greeting = "hello (your address: \(error))\n"
         }
-        command.say("client: " + greeting.dropFirst("hello, ".count).dropLast())
+        command.say("greeted " + greeting.dropFirst("hello, ".count).dropLast())
         _ = Array(greeting.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, sendNoSignal) }
         _ = close(connection)
     }
