@@ -317,6 +317,9 @@ final class Lesson09NamesGrader: GraderCase {
             if let held = NamesLesson.backlog(fd), held != backlog {
                 throw probe.fail(expected: "listen backlog \(backlog)", actual: "the kernel holds \(held)", hint: .listenerBacklog)
             }
+            guard try Inspect.intOption(fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR") != 0 else {
+                throw probe.fail(expected: "SO_REUSEADDR on (read back with getsockopt)", actual: "it is off", hint: .listenerReuse)
+            }
             let v6only = try Inspect.intOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, "IPV6_V6ONLY")
             let source = NamesLesson.loopback4(random)
             let clients: [(SocketAddress, SocketAddress?)] = [
@@ -350,20 +353,35 @@ final class Lesson09NamesGrader: GraderCase {
         }
     }
 
-    // Row 37, the error path: a port already taken (by an IPv6 listener on ::1, or an IPv4
-    // one in 127.0.0.0/8, which a dual-stack [::] also covers) gives EADDRINUSE, and nothing
-    // is left open.
-    func test9_dualStackListenerOnATakenPort() throws {
+    // Row 37, the port and the error path: a free port asked for is the port it listens on;
+    // a port already taken (by an IPv6 listener on ::1, or an IPv4 one in 127.0.0.0/8, which
+    // a dual-stack [::] also covers) gives EADDRINUSE, and nothing is left open.
+    func test9_dualStackListenerOnAGivenOrTakenPort() throws {
         try grade {
-            let probe = Probe("makeDualStackListener(port:backlog:) throws EADDRINUSE for a port taken in either family, and leaves nothing open")
+            let probe = Probe("makeDualStackListener(port:backlog:) listens on the port given, and throws EADDRINUSE for a port taken in either family, leaving nothing open")
             let random = probe.random
+            // A port that was free a moment ago: the kernel's pick for a socket closed at once.
+            let probeSocket = try HarnessSocket.listener(host: "::1")
+            let free = try probeSocket.localAddress.port!
+            probeSocket.close()
+            let fd = try probe.call("makeDualStackListener(port: \(free))", returns: { [$0] }, errorHint: { $0 is LookupError ? .passiveFlag : nil }) {
+                try makeDualStackListener(port: free)
+            }
+            let bound = try Inspect.localAddress(fd)
+            closeIfOpen(fd)
+            guard bound == .ipv6(host: "::", port: free) else {
+                let hint: Hint = bound.port == free.byteSwapped ? .portByteOrder : bound.port != free ? .listenerPort : .passiveFlag
+                throw probe.fail(expected: "a listener on [::]:\(free)", actual: "it listens on \(bound)", hint: hint)
+            }
             for host in ["::1", NamesLesson.loopback4(random)] {
                 let taken = try HarnessSocket.listener(host: host)
                 let port = try taken.localAddress.port!
                 let asked = "makeDualStackListener(port: \(port)) (\(host) port \(port) is taken by another listener)"
                 let outcome = try probe.attempt(asked, returns: { [$0] }) { try makeDualStackListener(port: port) }
-                try expectSocketError(outcome, call: "bind", code: EADDRINUSE, probe: probe, function: asked) { _ in
-                    host.contains(":") ? .passiveFlag : .v6only
+                try expectSocketError(outcome, call: "bind", code: EADDRINUSE, probe: probe, function: asked) { listener in
+                    guard let local = try? Inspect.localAddress(listener) else { return nil }
+                    if local.port != port { return .listenerPort }
+                    return host.contains(":") ? .passiveFlag : .v6only
                 }
                 taken.close()
             }
@@ -382,10 +400,12 @@ final class Lesson09NamesGrader: GraderCase {
             let port4 = try listener4.localAddress.port!
             // An IPv6 socket reaching an IPv4 listener: its peer is ::ffff:a.b.c.d.
             let mappedClient = try HarnessSocket.connect(to: .ipv6(host: "::ffff:\(v4)", port: port4), seconds: 0.5)
+            let ipv4Client = try HarnessSocket.connect(to: .ipv4(host: v4, port: port4), seconds: 0.5)
             let listener6 = try HarnessSocket.listener(host: "::1")
             let plainClient = try HarnessSocket.connect(to: listener6.localAddress, seconds: 0.5)
             let cases: [(Int32, SocketAddress, String)] = [
                 (mappedClient.fd, .ipv4(host: v4, port: port4), "an IPv6 socket connected to [::ffff:\(v4)]:\(port4)"),
+                (ipv4Client.fd, .ipv4(host: v4, port: port4), "an IPv4 socket connected to \(v4):\(port4)"),
                 (plainClient.fd, try listener6.localAddress, "a socket connected to \(try listener6.localAddress)"),
             ]
             for (fd, expected, story) in cases {
@@ -404,7 +424,7 @@ final class Lesson09NamesGrader: GraderCase {
                     try expectSocketError(outcome, call: "getpeername", code: code, probe: probe, function: asked)
                 }
             }
-            withExtendedLifetime((listener4, mappedClient, listener6, plainClient)) {}
+            withExtendedLifetime((listener4, mappedClient, ipv4Client, listener6, plainClient)) {}
         }
     }
 
