@@ -360,12 +360,21 @@ final class Lesson09NamesGrader: GraderCase {
         try grade {
             let probe = Probe("makeDualStackListener(port:backlog:) listens on the port given, and throws EADDRINUSE for a port taken in either family, leaving nothing open")
             let random = probe.random
-            // A port that was free a moment ago: the kernel's pick for a socket closed at once.
-            let probeSocket = try HarnessSocket.listener(host: "::1")
-            let free = try probeSocket.localAddress.port!
-            probeSocket.close()
-            let fd = try probe.call("makeDualStackListener(port: \(free))", returns: { [$0] }, errorHint: { $0 is LookupError ? .passiveFlag : nil }) {
-                try makeDualStackListener(port: free)
+            // A port free a moment ago (and its byte-swapped twin). Another process, or a client of a
+            // check running beside this one, may take it first: on EADDRINUSE, try another, 5 at most.
+            var free: UInt16 = 0
+            var fd: Int32 = -1
+            for attempt in 1...5 {
+                free = try FreePort.withFreeByteSwap()
+                let port = free
+                let outcome = try probe.attempt("makeDualStackListener(port: \(port))", returns: { [$0] }) { try makeDualStackListener(port: port) }
+                switch outcome {
+                case .success(let value): fd = value
+                case .failure(let error as SocketError) where error.code == EADDRINUSE && attempt < 5: continue
+                case .failure(let error):
+                    throw probe.fail(expected: "makeDualStackListener(port: \(port)) to succeed", actual: "it threw \(error)", hint: error is LookupError ? .passiveFlag : .listenerPort)
+                }
+                break
             }
             let bound = try Inspect.localAddress(fd)
             closeIfOpen(fd)
