@@ -13,7 +13,7 @@ let answers: String = {
 }()
 
 /// One module per lesson, so that a learner's edit recompiles one small module.
-let lessons = ["Lesson01", "Lesson02", "Lesson03", "Lesson04", "Lesson05", "Lesson06", "Lesson07", "Lesson08"]
+let lessons = ["Lesson01", "Lesson02", "Lesson03", "Lesson04", "Lesson05", "Lesson06", "Lesson07", "Lesson08", "Lesson09"]
 
 /// The demo programs: `swift run <name>`. Each one runs on the learner's own answers:
 /// its own lesson's, and for the later demos, the earlier lessons' too.
@@ -27,6 +27,7 @@ let demos: [(name: String, lessons: [String])] = [
     ("lesson07-server", ["Lesson02", "Lesson04", "Lesson07"]),
     ("lesson07-load", []),  // a client of any echo server: it runs on no lesson's code
     ("lesson08-chat", ["Lesson02", "Lesson03", "Lesson08"]),
+    ("lesson09-names", ["Lesson09"]),
 ]
 
 let package = Package(
@@ -45,9 +46,11 @@ let package = Package(
         .executableTarget(name: "workbook", dependencies: ["SocketKit", "GradingHarness", "Localization"], path: "Sources/Workbook"),
         // Runs a piece of learner code in a child process, for checks that may kill it (SIGPIPE).
         .executableTarget(name: "grader-child", dependencies: ["SocketKit"], path: "Sources/GraderChild"),
+        // One C call the graders need and Swift does not import: malloc's bytes in use (lesson 9).
+        .target(name: "MallocCount"),
         .testTarget(
             name: "Graders",
-            dependencies: ["SocketKit", "GradingHarness"] + lessons.map { .target(name: $0) },
+            dependencies: ["SocketKit", "GradingHarness", "MallocCount"] + lessons.map { .target(name: $0) },
             exclude: ["README.md"]),  // how a check earns trust: for the people who write graders
         .testTarget(name: "SupportTests", dependencies: ["SocketKit", "GradingHarness", "Localization"]),
         // The learner's scratch file (`swift run playground`): never graded, never reset.

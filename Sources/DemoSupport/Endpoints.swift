@@ -28,4 +28,19 @@ extension DemoCommand {
             throw DemoError.cannotConnect(to: address, error)
         }
     }
+
+    /// A connection to the first of `addresses` that takes it, tried in order with `open`
+    /// (your openConnection), each attempt waiting at most `wait` seconds. A refused attempt
+    /// moves on to the next address; when none connects, the last one's error.
+    public func connect(toAnyOf addresses: [SocketAddress], wait: Double, with open: (SocketAddress) throws -> Int32) throws -> (fd: Int32, address: SocketAddress) {
+        var lastError: Error = DemoError("no address to connect to")
+        for address in addresses {
+            do {
+                return (try connect(to: address, wait: wait, with: open), address)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
 }

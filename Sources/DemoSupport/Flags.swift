@@ -30,22 +30,6 @@ extension DemoCommand {
         }
         return seconds
     }
-
-    /// A numeric host address, or exit 2 saying why not. Host names ("localhost") are
-    /// refused: resolving names is a later lesson. With `ipv4Only` (the TCP servers, built
-    /// on lesson 2's IPv4 `makeListener`), an IPv6 address is refused too.
-    public func address(host: String, port: UInt16, ipv4Only: Bool = false, flag: String = "host") -> SocketAddress {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        if inet_pton(AF_INET, host, &v4) == 1 { return .ipv4(host: host, port: port) }
-        let isIPv6 = inet_pton(AF_INET6, host, &v6) == 1
-        if isIPv6 && !ipv4Only { return .ipv6(host: host, port: port) }
-        if isIPv6 {
-            fail("--\(flag) \(host) is an IPv6 address, and this server is IPv4 only in this lesson: use an IPv4 address such as 127.0.0.1")
-        }
-        let suggestion = ipv4Only ? "127.0.0.1 (IPv4 only in this lesson)" : "127.0.0.1 or ::1"
-        fail("--\(flag) \(shown(host)) is not a numeric address: use a numeric address such as \(suggestion); host names come in a later lesson")
-    }
 }
 
 /// A number of seconds as a person writes it: 86400 rather than 86400.0; 0.001 as it is.

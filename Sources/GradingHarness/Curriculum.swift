@@ -27,6 +27,7 @@ public enum Curriculum {
         LessonInfo(number: 6, title: "socket options", exercise: "Exercises/Lesson06/Options.swift", demo: "lesson06-options", prose: "Lessons/06-options.md", grader: "Lesson06OptionsGrader"),
         LessonInfo(number: 7, title: "many clients", exercise: "Exercises/Lesson07/ManyClients.swift", demo: "lesson07-server", prose: "Lessons/07-many-clients.md", grader: "Lesson07ManyClientsGrader"),
         LessonInfo(number: 8, title: "chat", exercise: "Exercises/Lesson08/Chat.swift", demo: "lesson08-chat", prose: "Lessons/08-chat.md", grader: "Lesson08ChatGrader"),
+        LessonInfo(number: 9, title: "names", exercise: "Exercises/Lesson09/Names.swift", demo: "lesson09-names", prose: "Lessons/09-names.md", grader: "Lesson09NamesGrader"),
     ]
 
     /// Lesson `number`, if this edition has it.

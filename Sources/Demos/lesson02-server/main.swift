@@ -21,7 +21,7 @@ let command = DemoCommand(
         then the server closes that connection and takes the next client.
 
           --host         the IPv4 address to listen on (default 127.0.0.1: this machine only);
-                         IPv4 only in this lesson, and numeric (no host names yet)
+                         IPv4 only in this lesson; a name such as localhost is looked up
           --port         the port (default 8002; 0 lets the kernel choose, and the server says which)
           --clients      stop after serving this many clients, 1 to 1000000 (default: run until Ctrl-C)
           --client-time  the most seconds one client may take, 0.001 to 86400 (default 120)
@@ -30,11 +30,10 @@ let command = DemoCommand(
         """,
     defaults: ["host": "127.0.0.1", "port": "8002", "clients": "", "client-time": "120"])
 let options = command.parse()
-let host = options["host"]
 let port = command.port(options["port"])
 let clientLimit = options["clients"].isEmpty ? nil : command.count(options["clients"], flag: "clients")
 let clientTime = command.seconds(options["client-time"], flag: "client-time")
-_ = command.address(host: host, port: port, ipv4Only: true)  // lesson 2's makeListener takes IPv4 text
+let host = command.address(host: options["host"], port: port, ipv4Only: true, passive: true).host!  // a name becomes the IPv4 text lesson 2's makeListener takes
 
 /// Echoes everything one client sends until it closes or the connection fails.
 /// (Lesson 4 is about recv and send in depth; this loop is the simplest correct one.)

@@ -21,7 +21,8 @@ let command = DemoCommand(
         through unchanged. At the end of your input (Ctrl-D, or the end of a pipe) it shuts
         down its sending side, prints the rest of the server's answer, and exits.
 
-          --host   the server's numeric address, IPv4 or IPv6 (default 127.0.0.1)
+          --host   the server's address, IPv4 or IPv6, or a name such as localhost (each of
+                   its addresses is tried in turn) (default 127.0.0.1)
           --port   the server's port (default 8002, where lesson02-server listens)
           --wait   seconds to wait on the server, 0.001 to 86400 (default 2): for the
                    connection, for the server to take what you send, and after your input
@@ -33,7 +34,7 @@ let command = DemoCommand(
 let options = command.parse()
 let port = command.port(options["port"])
 let wait = command.seconds(options["wait"], flag: "wait")
-let address = command.address(host: options["host"], port: port)
+let addresses = command.addresses(host: options["host"], port: port)  // a name may have several: each is tried in turn
 command.requireStandardStreams()
 
 /// Prints everything the server sends, as it comes, until it closes the connection.
@@ -54,7 +55,7 @@ func printReplies(from fd: Int32, serverClosed: DispatchSemaphore) {
 }
 
 command.run {
-    let fd = try command.connect(to: address, wait: wait, with: openConnection)
+    let (fd, address) = try command.connect(toAnyOf: addresses, wait: wait, with: openConnection)
     try? suppressSIGPIPE(on: fd)  // macOS; on Linux your sendAll passes sendNoSignal
     // A send to a server that has stopped reading waits until there is room: give up after
     // --wait seconds (send fails with EAGAIN) instead of waiting for ever.

@@ -32,7 +32,8 @@ let command = DemoCommand(
                 its echo read up to the server's end-of-file. Waits at most --wait seconds
                 for the server at each step.
 
-          --host         numeric address (default 127.0.0.1); the server is IPv4 only in this lesson
+          --host         a numeric address or a name such as localhost (default 127.0.0.1); the
+                         server is IPv4 only in this lesson
           --port         port (default 8002; the server takes 0 to let the kernel choose)
           --idle         server: seconds a client may stay silent, or a send to it may wait, 0.001 to 86400 (default 30)
           --client-time  server: the most seconds one client may take in all, 0.001 to 86400 (default 120)
@@ -51,8 +52,7 @@ func runServer() throws {
     let idle = command.seconds(options["idle"], flag: "idle")
     let clientTime = command.seconds(options["client-time"], flag: "client-time")
     let limit = options["clients"].isEmpty ? nil : command.count(options["clients"], flag: "clients")
-    let host = options["host"]
-    _ = command.address(host: host, port: port, ipv4Only: true)  // lesson 2's makeListener takes IPv4 text
+    let host = command.address(host: options["host"], port: port, ipv4Only: true, passive: true).host!  // a name becomes the IPv4 text lesson 2's makeListener takes
     let listener = try command.listen(on: host, port: port) { try makeListener(host: $0, port: $1) }
     defer { _ = close(listener) }
     let address = try boundAddress(of: listener)
@@ -98,9 +98,9 @@ func runServer() throws {
 
 func runClient() throws {
     let wait = command.seconds(options["wait"], flag: "wait")
-    let address = command.address(host: options["host"], port: port)
+    let addresses = command.addresses(host: options["host"], port: port)  // a name may have several: each is tried in turn
     command.requireStandardStreams()
-    let fd = try command.connect(to: address, wait: wait, with: openConnection)
+    let (fd, address) = try command.connect(toAnyOf: addresses, wait: wait, with: openConnection)
     defer { _ = close(fd) }
     // A server that accepts and never answers (or never reads) must not hold this client
     // for ever: recv and send give up after --wait seconds (EAGAIN).

@@ -24,7 +24,8 @@ let command = DemoCommand(
                 sends again, --attempts times in all. A last line without a newline is sent
                 as it is; a line longer than 65507 bytes does not fit in a datagram.
 
-          --host      numeric address, IPv4 or IPv6 (default 127.0.0.1)
+          --host      a numeric address, IPv4 or IPv6, or a name such as localhost (default
+                      127.0.0.1; a name: its first address)
           --port      port (default 8001, as in the tutorial; the server takes 0)
           --requests  server: stop after this many datagrams, 1 to 1000000 (default: run until Ctrl-C)
           --timeout   client: seconds to wait for each answer, 0.001 to 86400 (default 1)
@@ -39,7 +40,7 @@ let largestDatagram = 65_507
 
 func runServer() throws {
     let limit = options["requests"].isEmpty ? nil : command.count(options["requests"], flag: "requests")
-    let address = command.address(host: options["host"], port: port)
+    let address = command.address(host: options["host"], port: port, socketType: .datagram, passive: true)
     let fd: Int32
     do {
         fd = try openUDPSocket(boundTo: address)
@@ -62,7 +63,7 @@ func runServer() throws {
 func runClient() throws {
     let timeout = command.seconds(options["timeout"], flag: "timeout")
     let attempts = command.count(options["attempts"], flag: "attempts", range: 1...100)
-    let server = command.address(host: options["host"], port: port)
+    let server = command.address(host: options["host"], port: port, socketType: .datagram)
     command.requireStandardStreams()
     let fd = try openUDPSocket(boundTo: server.family == .inet6 ? .ipv6(host: "::1", port: 0) : .ipv4(host: "127.0.0.1", port: 0))
     defer { _ = close(fd) }

@@ -10,21 +10,24 @@ import SocketKit
 let command = DemoCommand(
     name: "lesson06-options",
     help: """
-        usage: swift run lesson06-options [--rounds 20]
+        usage: swift run lesson06-options [--rounds 20] [--host 127.0.0.1]
 
         1. Makes a TCP socket, prints its options as the kernel reports them, sets them with
            your setReuseAddress, setKeepAlive, setNoDelay, setBufferSizes, setTimeout and
            setBlocking, and prints them again.
-        2. Starts a small server on 127.0.0.1 (your makeReusableListener), connects to it
+        2. Starts a small server on --host (your makeReusableListener), connects to it
            (your openConnection(to:timeout:)), and times request/response round trips where
            the request is written in two small pieces: first as the socket comes, then after
            your setNoDelay(_:true).
 
           --rounds  round trips to time each way, 1 to 1000 (default 20)
+          --host    where the small server listens, IPv4 or IPv6, or a name such as
+                    localhost (its first address) (default 127.0.0.1)
         """,
-    defaults: ["rounds": "20"])
+    defaults: ["rounds": "20", "host": "127.0.0.1"])
 let options = command.parse()
 let rounds = command.count(options["rounds"], flag: "rounds", range: 1...1000)
+let serverAddress = command.address(host: options["host"], port: 0, passive: true)
 
 /// What the kernel says, read with getsockopt (the demo's own reading, not your code).
 func kernelSays(_ fd: Int32) -> [(String, String)] {
@@ -75,7 +78,7 @@ func showOptions() throws {
 
 /// A server that answers "ok" to every 10-byte request, on a thread of its own.
 func startServer() throws -> SocketAddress {
-    let listener = try makeReusableListener(on: .ipv4(host: "127.0.0.1", port: 0))
+    let listener = try makeReusableListener(on: serverAddress)
     let address = try localAddress(of: listener)
     Thread {
         while true {

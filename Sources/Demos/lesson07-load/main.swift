@@ -31,7 +31,7 @@ let command = DemoCommand(
         one-at-a-time server serves it first, and every other client waits behind it (and
         times out after --wait); a server with threads or poll serves the others anyway.
 
-          --host      the server's numeric address (default 127.0.0.1)
+          --host      the server's address or name (default 127.0.0.1; a name: its first address)
           --port      the server's port (default 8002, lesson07-server's)
           --clients   clients at once, 1 to 100000 (default 100); each one is a descriptor
           --messages  messages each client sends, 1 to 1000000 (default 10); --clients

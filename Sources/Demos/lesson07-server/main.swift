@@ -33,7 +33,7 @@ let command = DemoCommand(
 
           --model        one-at-a-time, threads or poll (no default: choose one)
           --host         the IPv4 address to listen on (default 127.0.0.1: this machine only);
-                         numeric, IPv4 only in this lesson
+                         IPv4 only in this lesson; a name such as localhost is looked up
           --port         the port (default 8002; 0 lets the kernel choose, and the server says which)
           --limit        threads: the most clients served at once, 1 to 100000 (default 8)
           --max-pending  poll: the most bytes waiting to be echoed to one client (one that
@@ -47,12 +47,11 @@ let command = DemoCommand(
     defaults: ["model": "", "host": "127.0.0.1", "port": "8002", "limit": "8", "max-pending": "1048576", "idle": "60"])
 let options = command.parse()
 let model = chosenModel()
-let host = options["host"]
 let port = command.port(options["port"])
 let idle = command.seconds(options["idle"], flag: "idle")
 let limit = command.count(options["limit"], flag: "limit", range: 1...100_000)
 let maxPending = command.count(options["max-pending"], flag: "max-pending", range: 1...(1 << 30))
-_ = command.address(host: host, port: port, ipv4Only: true)  // lesson 2's makeListener takes IPv4 text
+let host = command.address(host: options["host"], port: port, ipv4Only: true, passive: true).host!  // a name becomes the IPv4 text lesson 2's makeListener takes
 
 /// The --model flag, or exit 2; a flag meant for another model is refused, not ignored
 /// (`--model poll --limit 4` would look as if it limited something).

@@ -34,8 +34,8 @@ let command = DemoCommand(
                 connection (exit status 0). With --nick NAME, "/nick NAME" is sent first,
                 as if you had typed it.
 
-          --host        numeric address (default 127.0.0.1: this machine only); the server
-                        is IPv4 only in this lesson
+          --host        a numeric address or a name such as localhost (default 127.0.0.1: this
+                        machine only); the server is IPv4 only in this lesson
           --port        port (default 8008; the server takes 0 to let the kernel choose, and
                         says which)
           --max-line    server: the longest line a client may send, in bytes, 1 to 1048576
@@ -57,8 +57,7 @@ let port = command.port(options["port"])
 func runServer() throws {
     let maxLine = command.count(options["max-line"], flag: "max-line", range: 1...(1 << 20))
     let maxQueued = command.count(options["max-queued"], flag: "max-queued", range: 1...(1 << 30))
-    let host = options["host"]
-    _ = command.address(host: host, port: port, ipv4Only: true)  // lesson 2's makeListener takes IPv4 text
+    let host = command.address(host: options["host"], port: port, ipv4Only: true, passive: true).host!  // a name becomes the IPv4 text lesson 2's makeListener takes
     let stop = try ServerStop()  // first: before any other thread starts
     let listener = try command.listen(on: host, port: port) { try makeListener(host: $0, port: $1) }
     defer { _ = close(listener) }
@@ -79,7 +78,7 @@ func joinCommand(_ address: SocketAddress) -> String {
 
 func runClient() throws {
     let wait = command.seconds(options["wait"], flag: "wait")
-    let address = command.address(host: options["host"], port: port)
+    let addresses = command.addresses(host: options["host"], port: port)  // a name may have several: each is tried in turn
     let nick = options.given.contains("nick") ? options["nick"] : nil
     // One line, or the nickname would smuggle a second line in ("a\n/quit"). Everything
     // else about it is the server's to judge: its answer is printed like any other.
@@ -87,7 +86,7 @@ func runClient() throws {
         command.fail("--nick must be one line (no newline or carriage return), not \(shown(nick))")
     }
     command.requireStandardStreams()
-    let connection = try command.connect(to: address, wait: wait, with: openConnection)
+    let (connection, address) = try command.connect(toAnyOf: addresses, wait: wait, with: openConnection)
     defer { _ = close(connection) }
     let input = try InputRelay(first: nick.map { Array("/nick \($0)\n".utf8) } ?? [], connection: connection, wait: wait)
     command.prompt("connected to \(address); " + (nick == nil ? "first take a nickname: /nick NAME; then " : "")
