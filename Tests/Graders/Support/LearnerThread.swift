@@ -20,7 +20,9 @@ final class LearnerThread: @unchecked Sendable {
     /// `NotStarted` is thrown here, after `cleanUp`.
     init(_ random: SeededGenerator, name: String, cleanUp: () -> Void, body: @escaping @Sendable () throws -> Void) throws {
         let stale = StaleErrno(random)
+        let started = DispatchSemaphore(value: 0)
         let thread = Thread {
+            started.signal()
             let activity = ThreadActivity()
             self.lock.withLock { self.activity = activity }
             stale.plant()
@@ -30,7 +32,10 @@ final class LearnerThread: @unchecked Sendable {
         }
         thread.name = "learner: \(name)"
         thread.start()
-        // A stub throws at once: that is "not started", not a function that gave up.
+        // A stub throws at once: that is "not started", not a function that gave up. On a
+        // busy machine a new thread may wait a while for a processor: the 50 ms count from
+        // when it runs, not from when it was asked for.
+        _ = started.wait(timeout: .now() + 2)
         if case .failure(let error as NotStarted)? = waitForReturn(0.05) {
             cleanUp()
             throw error

@@ -533,7 +533,7 @@ final class ChatScene {
 
     /// A failure; or, when the server has returned or thrown meanwhile, that instead: it is
     /// what went wrong first.
-    func fail(expected: String, actual: String, hint: Hint) -> CheckFailure {
+    func fail(expected: String, actual: String, hint: Hint) -> any Error {
         if let result = server.result {
             return Lesson07Grading.returnedEarly(result, probe: probe, while: "\(clients.count) chat clients had connected")
         }
