@@ -252,6 +252,21 @@ enum VerifyCommand {
     /// Each patch is applied to a staged copy of Solutions/, that lesson is graded, and a check
     /// must fail with the patch's "# expect-hint:". A grader that passes a wrong answer is the
     /// worst bug this product can have.
+    /// A known-bad answer: its patch, the lesson it breaks, and the hint it must get.
+    private struct KnownBad {
+        let patch: URL
+        let name: String
+        let lesson: LessonInfo
+        let hint: String
+        var marker: String { "hint [\(hint)]" }
+    }
+
+    /// Known-bad answers, graded in rounds: each round stages one wrong answer of every lesson
+    /// at once (the lessons are separate modules), builds once and grades those lessons side
+    /// by side. That is one build for up to ten answers instead of one each, which is most of
+    /// the time verify takes. An answer whose round does not build, or that is not rejected
+    /// with its hint, is graded again on its own (`checkAlone`), so what is recorded is
+    /// always that answer's own verdict.
     private static func checkKnownBad(_ workspace: Workspace, _ patches: [URL], _ tally: inout Tally) throws {
         let staging = workspace.file("KnownBad/.staging")
         Cleanup.shared.removeOnExit(staging)  // even when verify is interrupted
@@ -261,10 +276,11 @@ enum VerifyCommand {
         let environment: [String: String?] = ["WORKBOOK_ANSWERS": "KnownBad/.staging", "WORKBOOK_SOLUTIONS": nil]
         let grader = Grader(workspace: workspace, environment: environment, limit: 120)
 
+        var queues: [[KnownBad]] = Curriculum.lessons.map { _ in [] }
         for patch in patches {
             let lessonTag = patch.deletingLastPathComponent().lastPathComponent
             let name = "\(lessonTag)/\(patch.deletingPathExtension().lastPathComponent)"
-            guard let lesson = Curriculum.lessons.first(where: { $0.tag == lessonTag }),
+            guard let index = Curriculum.lessons.firstIndex(where: { $0.tag == lessonTag }),
                   let text = try? String(contentsOf: patch, encoding: .utf8) else {
                 tally.record(false, "\(name): not a known-bad patch of a lesson (KnownBad/LessonNN/name.patch)")
                 continue
@@ -274,49 +290,81 @@ enum VerifyCommand {
                 tally.record(false, "\(name): no '# expect-hint:' line")
                 continue
             }
-            let folder = staging.appendingPathComponent(lessonTag)
-            let (applied, applyOutput) = try runPatch(patch, in: folder, reverse: false)
-            guard applied else {
-                tally.record(false, "\(name): the patch no longer applies to Solutions/\(lessonTag) (update it)", detail: applyOutput)
-                try restore(lessonTag, workspace: workspace, staging: staging)
-                continue
-            }
-            defer { _ = try? runPatch(patch, in: folder, reverse: true) }
-            // Graded once, and once more after a forced rebuild if the hint was missing. (The
-            // build step already forgets stale objects; the retry is a second line of defence
-            // against a stale build, and is always said.) A grader that really misses the
-            // mistake misses it both times.
-            var attempt = 0
-            var failing: [CheckResult] = []
-            var hinted: [CheckResult] = []
-            var firstHints: Set<String> = []
-            let marker = "hint [\(hint)]"
-            var compiles = true
-            while attempt < 2 && hinted.isEmpty {
-                attempt += 1
-                touchSources(folder)
-                if let errors = try grader.build(for: [lesson]) {
-                    tally.record(false, "\(name): the wrong answer does not compile", detail: errors)
-                    compiles = false
-                    break
+            queues[index].append(KnownBad(patch: patch, name: name, lesson: Curriculum.lessons[index], hint: hint))
+        }
+
+        while queues.contains(where: { !$0.isEmpty }) {
+            var round: [KnownBad] = []
+            for index in queues.indices where !queues[index].isEmpty {
+                let answer = queues[index].removeFirst()
+                let folder = staging.appendingPathComponent(answer.lesson.tag)
+                let (applied, applyOutput) = try runPatch(answer.patch, in: folder, reverse: false)
+                guard applied else {
+                    tally.record(false, "\(answer.name): the patch no longer applies to Solutions/\(answer.lesson.tag) (update it)", detail: applyOutput)
+                    try restore(answer.lesson.tag, workspace: workspace, staging: staging)
+                    continue
                 }
-                let result = try grader.grade(lesson, bundle: grader.testBundle)
-                failing = result.checks.filter { check in [.failed, .crashed, .timedOut].contains(check.verdict) }
-                hinted = failing.filter { check in check.messages.contains { $0.contains(marker) } }
-                if attempt == 1 { firstHints = Set(failing.flatMap { $0.messages }.flatMap(hintIDs)) }
+                touchSources(folder)
+                round.append(answer)
             }
-            guard compiles else { continue }
-            if attempt == 2 && !hinted.isEmpty {
-                print("note  \(name): the first grading gave hints [\(firstHints.sorted().joined(separator: ", "))]; after a forced rebuild it gave [\(hint)]")
+            guard !round.isEmpty else { continue }
+            let built = try grader.build(for: round.map(\.lesson)) == nil
+            let results = built ? grader.grade(round.map(\.lesson), bundle: try grader.testBundle) : []
+            for answer in round {
+                _ = try runPatch(answer.patch, in: staging.appendingPathComponent(answer.lesson.tag), reverse: true)
             }
-            if failing.isEmpty {
-                tally.record(false, "\(name): the graders PASSED a wrong answer (expected hint [\(hint)])")
-            } else if hinted.isEmpty {
-                let given = Set(failing.flatMap { $0.messages }.flatMap(hintIDs))
-                tally.record(false, "\(name): rejected, but without hint [\(hint)]", detail: "hints given: " + (given.isEmpty ? "none" : given.sorted().joined(separator: ", ")))
-            } else {
-                tally.record(true, "\(name): rejected by \(failing.count) check(s) with hint [\(hint)]")
+            var alone: [KnownBad] = []
+            for (index, answer) in round.enumerated() {
+                guard built else { alone.append(answer); continue }
+                let failing = results[index].checks.filter { [.failed, .crashed, .timedOut].contains($0.verdict) }
+                if failing.contains(where: { $0.messages.contains { $0.contains(answer.marker) } }) {
+                    tally.record(true, "\(answer.name): rejected by \(failing.count) check(s) with hint [\(answer.hint)]")
+                } else {
+                    alone.append(answer)
+                }
             }
+            for answer in alone { try checkAlone(answer, grader: grader, staging: staging, &tally) }
+        }
+    }
+
+    /// One known-bad answer on its own: applied, built, graded; once more after a forced
+    /// rebuild if the hint was missing. (The build step already forgets stale objects; the
+    /// retry is a second line of defence against a stale build, and is always said.) A grader
+    /// that really misses the mistake misses it both times.
+    private static func checkAlone(_ answer: KnownBad, grader: Grader, staging: URL, _ tally: inout Tally) throws {
+        let folder = staging.appendingPathComponent(answer.lesson.tag)
+        let (applied, applyOutput) = try runPatch(answer.patch, in: folder, reverse: false)
+        guard applied else {
+            tally.record(false, "\(answer.name): the patch no longer applies to Solutions/\(answer.lesson.tag) (update it)", detail: applyOutput)
+            return
+        }
+        defer { _ = try? runPatch(answer.patch, in: folder, reverse: true) }
+        var attempt = 0
+        var failing: [CheckResult] = []
+        var hinted: [CheckResult] = []
+        var firstHints: Set<String> = []
+        while attempt < 2 && hinted.isEmpty {
+            attempt += 1
+            touchSources(folder)
+            if let errors = try grader.build(for: [answer.lesson]) {
+                tally.record(false, "\(answer.name): the wrong answer does not compile", detail: errors)
+                return
+            }
+            let result = try grader.grade(answer.lesson, bundle: grader.testBundle)
+            failing = result.checks.filter { check in [.failed, .crashed, .timedOut].contains(check.verdict) }
+            hinted = failing.filter { check in check.messages.contains { $0.contains(answer.marker) } }
+            if attempt == 1 { firstHints = Set(failing.flatMap { $0.messages }.flatMap(hintIDs)) }
+        }
+        if attempt == 2 && !hinted.isEmpty {
+            print("note  \(answer.name): graded alone, the first grading gave hints [\(firstHints.sorted().joined(separator: ", "))]; after a forced rebuild it gave [\(answer.hint)]")
+        }
+        if failing.isEmpty {
+            tally.record(false, "\(answer.name): the graders PASSED a wrong answer (expected hint [\(answer.hint)])")
+        } else if hinted.isEmpty {
+            let given = Set(failing.flatMap { $0.messages }.flatMap(hintIDs))
+            tally.record(false, "\(answer.name): rejected, but without hint [\(answer.hint)]", detail: "hints given: " + (given.isEmpty ? "none" : given.sorted().joined(separator: ", ")))
+        } else {
+            tally.record(true, "\(answer.name): rejected by \(failing.count) check(s) with hint [\(answer.hint)]")
         }
     }
 
