@@ -52,7 +52,7 @@ enum CheckCommand {
         var lines: [String] = []
         switch state {
         case .notStarted:
-            lines.append("\(title): \(Style.state("not started", state)). Read \(lesson.prose), then write the functions in \(lesson.exercise).")
+            lines.append("\(title): \(Style.state("not started", state)). Read \(workspace.prose(for: lesson)), then write the functions in \(lesson.exercise).")
             return lines.joined(separator: "\n")
         case .done:
             lines.append("\(title): \(Style.state("done", state)) (\(result.passed) of \(result.checks.count) checks pass)")
@@ -125,12 +125,12 @@ enum ProgressCommand {
             print(compileErrors)
             return 0
         }
-        print(nextStep(results))
+        print(nextStep(results, workspace: workspace))
         return 0
     }
 
     /// What to do next: the first lesson that is not done.
-    static func nextStep(_ results: [LessonResult]) -> String {
+    static func nextStep(_ results: [LessonResult], workspace: Workspace) -> String {
         guard let result = results.first(where: { $0.state != .done }) else {
             return Style.green("Every lesson is done.") + " Run the demos on your own code (swift run lesson04-echo --role server, ...) and compare with the reference: swift run workbook hint N."
         }
@@ -138,7 +138,7 @@ enum ProgressCommand {
         let next = "Next: "
         switch result.state {
         case .notStarted:
-            return next + "read \(lesson.prose), write the functions in \(lesson.exercise), then run: swift run workbook check \(lesson.number)\n"
+            return next + "read \(workspace.prose(for: lesson)), write the functions in \(lesson.exercise), then run: swift run workbook check \(lesson.number)\n"
                 + "Its demo runs on your code: swift run \(lesson.demo)" + (lesson.demo.hasSuffix("-echo") || lesson.demo.hasSuffix("-udp") ? " --role server" : "")
                 + " (until you write it, it stops with \"not started\"; WORKBOOK_SOLUTIONS=1 in front of it runs the reference answer)"
         case .failing:

@@ -59,7 +59,7 @@ enum HintCommand {
 
     /// The hints of a lesson: Lessons/Hints/NN-name.md, one "## " section per hint.
     static func loadHints(_ lesson: LessonInfo, workspace: Workspace) throws -> [String] {
-        let url = workspace.hints(lesson)
+        let url = workspace.hints(for: lesson)
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw WorkbookError("lesson \(lesson.number) has no hints file (\(url.path))")
         }

@@ -87,8 +87,8 @@ enum VerifyCommand {
     /// edition is being written (issue 13); a Chinese page with no English one fails.
     private static func checkEditions(_ workspace: Workspace, _ tally: inout Tally) {
         let pairs = Curriculum.lessons.flatMap { lesson -> [(String, String)] in
-            let name = URL(fileURLWithPath: lesson.prose).lastPathComponent
-            return [("Lessons/\(name)", "Lessons/zh-Hans/\(name)"), ("Lessons/Hints/\(name)", "Lessons/Hints/zh-Hans/\(name)")]
+            let hints = lesson.prose.replacingOccurrences(of: "Lessons/", with: "Lessons/Hints/")
+            return [(lesson.prose, Workspace.translated(lesson.prose, folder: "Lessons/")), (hints, Workspace.translated(hints, folder: "Lessons/Hints/"))]
         }
         var untranslated: [String] = []
         for (english, chinese) in pairs {

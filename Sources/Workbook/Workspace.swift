@@ -1,5 +1,6 @@
 import Foundation
 import GradingHarness
+import Localization
 
 /// Something the person asked for cannot be done: one line on stderr, and an exit status.
 struct WorkbookError: Error, CustomStringConvertible {
@@ -67,6 +68,27 @@ struct Workspace {
     func hints(_ lesson: LessonInfo) -> URL {
         file(lesson.prose.replacingOccurrences(of: "Lessons/", with: "Lessons/Hints/"))
     }
+
+    /// The lesson's text for the reader (`Language.current`): "Lessons/zh-Hans/01-create.md"
+    /// in 简体中文 once that page exists, "Lessons/01-create.md" otherwise. Relative to the package.
+    func prose(for lesson: LessonInfo) -> String {
+        let translated = Self.translated(lesson.prose, folder: "Lessons/")
+        return Language.current == .simplifiedChinese && exists(translated) ? translated : lesson.prose
+    }
+
+    /// The hints for the reader: the 简体中文 page once it exists, the English one otherwise.
+    func hints(for lesson: LessonInfo) -> URL {
+        let english = lesson.prose.replacingOccurrences(of: "Lessons/", with: "Lessons/Hints/")
+        let translated = Self.translated(english, folder: "Lessons/Hints/")
+        return file(Language.current == .simplifiedChinese && exists(translated) ? translated : english)
+    }
+
+    /// "Lessons/01-create.md" -> "Lessons/zh-Hans/01-create.md": where the Chinese edition keeps a page.
+    static func translated(_ english: String, folder: String) -> String {
+        folder + "zh-Hans/" + english.dropFirst(folder.count)
+    }
+
+    private func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: file(relative).path) }
 
     /// The workbook's own notes (hints given, backups): ignored by git.
     var stateFolder: URL { file(".workbook") }
