@@ -405,8 +405,8 @@ final class Lesson10UnixGrader: GraderCase {
             let asNobody = UnixChild.canSwitchUser
             let child = UnixChild.Running(connectingTo: path, asNobody: asNobody)
             guard let connection = try server.accept(seconds: 3) else {
-                _ = child.finished()
-                throw probe.fail(expected: "the child process to connect", actual: "it did not", hint: .harnessDisturbed)
+                let report = child.finished()
+                throw probe.fail(expected: "a child process to connect to \(path)", actual: "it did not: \(report?.output ?? "it was still running")", hint: .harnessDisturbed)
             }
             let outcome = try probe.attempt("peerCredentials(of:)") { try peerCredentials(of: connection.fd) }
             connection.close()

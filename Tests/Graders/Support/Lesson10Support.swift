@@ -14,13 +14,27 @@ final class ScratchFolder {
     let path: String
 
     init() throws {
-        var template = Array((NSTemporaryDirectory() + "/wb10-XXXXXX").replacingOccurrences(of: "//", with: "/").utf8CString)
+        var template = Array((Self.base + "/wb10-XXXXXX").replacingOccurrences(of: "//", with: "/").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else { throw SocketError(call: "mkdtemp") }
         path = String(cString: made)
         // mkdtemp makes it 0700. Others may look inside (not write), so that a connect by
         // another user meets the socket file's own permissions, not the folder's.
         guard chmod(path, 0o755) == 0 else { throw SocketError(call: "chmod") }
     }
+
+    /// The temporary folder, when every folder on the way to it lets others pass (o+x);
+    /// otherwise /tmp. (`workbook check` gives each check a private TMPDIR, mode 0700: user
+    /// nobody could not reach a socket file in it, whatever the file's own mode.)
+    private static let base: String = {
+        let temporary = NSTemporaryDirectory()
+        var folder = ""
+        for part in temporary.split(separator: "/") {
+            folder += "/" + part
+            var info = stat()
+            guard stat(folder, &info) == 0, info.st_mode & S_IXOTH != 0 else { return "/tmp" }
+        }
+        return temporary
+    }()
 
     /// A path in this folder for a socket: a seeded name, so that no answer can expect it.
     func socketPath(_ random: SeededGenerator, _ what: String = "s") -> String {
