@@ -114,6 +114,23 @@ enum UnixPeers {
         return fd >= 0 ? fd : nil
     }
 
+    /// Receives one datagram on `socket`, waiting at most `seconds` (nil on timeout), with
+    /// its sender: nil when the sender is not bound (Linux gives no address at all then).
+    static func receiveDatagram(_ socket: HarnessSocket, seconds: Double) -> (bytes: [UInt8], sender: SocketAddress?)? {
+        guard Inspect.waitReadable(socket.fd, seconds: seconds) else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let got = buffer.withUnsafeMutableBytes { raw in
+            withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(socket.fd, raw.baseAddress, raw.count, 0, $0, &length) }
+            }
+        }
+        guard got >= 0 else { return nil }
+        let sender = length > 0 ? try? SocketAddress(storage: storage, length: length) : nil
+        return (Array(buffer.prefix(got)), sender == .unix(path: "") ? nil : sender)
+    }
+
     /// Does a server answer at `path` now? (A connection that it accepts, or at least
     /// queues: connect succeeds.)
     static func answers(_ path: String) -> Bool {
