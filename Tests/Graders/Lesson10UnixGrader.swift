@@ -198,7 +198,7 @@ final class Lesson10UnixGrader: GraderCase {
             defer { closeIfOpen(fd) }
             let bound = try? Inspect.localAddress(fd)
             guard bound == .unix(path: longest), FileFacts.of(longest)?.type == S_IFSOCK else {
-                throw probe.fail(expected: "a listener bound to the whole \(longest.utf8.count)-byte path", actual: "bound to \(bound.map { "\($0)" } ?? "nothing") (\(bound?.description.utf8.count ?? 5 - 5) bytes)", hint: .pathTooLong)
+                throw probe.fail(expected: "a listener bound to the whole \(longest.utf8.count)-byte path", actual: "bound to \(bound.map { "\($0)" } ?? "nothing") (\(bound?.description.dropFirst("unix:".count).utf8.count ?? 0) bytes)", hint: .pathTooLong)
             }
             try? closeUnixListener(fd, path: longest)
         }

@@ -209,7 +209,7 @@ final class UnixPeerChildProcess: XCTestCase {
 
 enum UnixChild {
     static let variable = "WORKBOOK_UNIX_CHILD"
-    static let marker = "report: "
+    static let marker = BundleChild.marker
     static let nobody: UInt32 = 65_534
 
     /// True when the child can become another user (the tests run as root).
@@ -246,17 +246,9 @@ enum UnixChild {
 
     static func start(_ scenario: [String]) -> Report {
         let test = "Graders.UnixPeerChildProcess/testScenario"
-        #if canImport(Darwin)
-        let bundle = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }!.bundlePath
-        let (program, arguments) = (URL(fileURLWithPath: "/usr/bin/xcrun"), ["xctest", "-XCTest", test, bundle])
-        #else
-        let (program, arguments) = (URL(fileURLWithPath: CommandLine.arguments[0]), [test])
-        #endif
-        let environment: [String: String?] = [variable: scenario.joined(separator: " "), "WORKBOOK_RESULTS": nil]
-        guard let (_, output) = try? ChildProcess.run(program, arguments, environment: environment, seconds: 5) else {
+        guard let (_, line, output) = try? BundleChild.start(test, variable: variable, scenario: scenario, seconds: 5) else {
             return Report(connected: false, errno: -1, pid: 0, uid: 0, gid: 0, output: "the child could not be started")
         }
-        let line = output.split(separator: "\n").first { $0.hasPrefix(marker) }.map { String($0.dropFirst(marker.count)) } ?? ""
         var fields: [String: String] = [:]
         for part in line.split(separator: " ") where part.contains("=") {
             let pair = part.split(separator: "=", maxSplits: 1)
