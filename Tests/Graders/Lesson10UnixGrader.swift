@@ -52,6 +52,14 @@ final class Lesson10UnixGrader: GraderCase {
             guard got == message else {
                 throw probe.fail(expected: "the client's \(message.count) bytes to arrive", actual: "\(got.count) bytes arrived", hint: .unixListener)
             }
+            #if os(Linux)
+            // The backlog, read from the kernel's behaviour: a Unix listener queues backlog + 1
+            // connections, and a non-blocking connect past that fails with EAGAIN.
+            let queued = UnixPeers.connectionsQueued(at: path, upTo: Int(backlog) + 3)
+            guard queued == Int(backlog) + 1 else {
+                throw probe.fail(expected: "listen(fd, \(backlog)): \(backlog + 1) connections queued before the next is refused", actual: "\(queued) were queued\(queued > Int(backlog) + 1 ? " (or more)" : ""): the backlog given to listen was not \(backlog)", hint: .unixListener)
+            }
+            #endif
             _ = try probe.call("closeUnixListener(_:path:)", errorHint: { _ in .socketFileLeft }) { try closeUnixListener(fd, path: path) }
             closed = true
             guard !Inspect.isOpen(fd) else {
@@ -206,7 +214,7 @@ final class Lesson10UnixGrader: GraderCase {
 
     // The socket file has exactly the mode asked for, whatever the umask, from the start
     // (no chmod after bind: inotify sees it); the umask is left as it was; and (as root)
-    // another user is refused by a mode that does not let it write.
+    // another user (a seeded uid) is refused by a mode that does not let it write.
     func test6_permissionsFromTheStart() throws {
         try grade {
             let probe = Probe("makeUnixListener(path:backlog:permissions:) creates the socket file with exactly `permissions`, never wider, and leaves the umask as it was")
@@ -239,9 +247,10 @@ final class Lesson10UnixGrader: GraderCase {
             }
             // Root passes every permission check; another user does not.
             if UnixChild.canSwitchUser, let path = closedPath {
-                let report = UnixChild.Running(connectingTo: path, asNobody: true).finished()
+                let user = UnixChild.someUser(probe.random)
+                let report = UnixChild.Running(connectingTo: path, as: user).finished()
                 guard let report, !report.connected, report.errno == EACCES else {
-                    throw probe.fail(expected: "user nobody refused (EACCES) by a socket file of mode 600", actual: report.map { $0.connected ? "it connected" : "its connect gave \(errnoName($0.errno)): \($0.output)" } ?? "the child did not finish", hint: .permissions)
+                    throw probe.fail(expected: "another user (uid \(user.uid)) refused (EACCES) by a socket file of mode 600", actual: report.map { $0.connected ? "it connected" : "its connect gave \(errnoName($0.errno)): \($0.output)" } ?? "the child did not finish", hint: .permissions)
                 }
             }
         }
@@ -381,7 +390,7 @@ final class Lesson10UnixGrader: GraderCase {
     // MARK: peerCredentials
 
     // Row 40: the credentials of the process at the other end: this one across a
-    // socketpair; a child process (user nobody, as root) across a connection. And the
+    // socketpair; a child process (as root: another, seeded uid and gid) across a connection. And the
     // errors of a closed descriptor and a pipe.
     func test10_peerCredentials() throws {
         try grade {
@@ -402,8 +411,8 @@ final class Lesson10UnixGrader: GraderCase {
                 throw probe.fail(expected: "across a socketpair in this process: \(ours)", actual: "\(mine)", hint: .peerCredentials)
             }
             // A child process at the other end: user nobody when the tests run as root.
-            let asNobody = UnixChild.canSwitchUser
-            let child = UnixChild.Running(connectingTo: path, asNobody: asNobody)
+            let user = UnixChild.canSwitchUser ? UnixChild.someUser(probe.random) : nil
+            let child = UnixChild.Running(connectingTo: path, as: user)
             guard let connection = try server.accept(seconds: 3) else {
                 let report = child.finished()
                 throw probe.fail(expected: "a child process to connect to \(path)", actual: "it did not: \(report?.output ?? "it was still running")", hint: .harnessDisturbed)
@@ -414,7 +423,7 @@ final class Lesson10UnixGrader: GraderCase {
                 throw probe.fail(expected: "the child process to report its pid", actual: "it did not", hint: .harnessDisturbed)
             }
             let theirs = PeerCredentials(pid: report.pid, uid: report.uid, gid: report.gid)
-            probe.transcript.note("a child process (\(theirs)\(asNobody ? ", user nobody" : "")) connected to \(path)")
+            probe.transcript.note("a child process (\(theirs)) connected to \(path)")
             guard case .success(let got) = outcome, got == theirs else {
                 throw probe.fail(expected: "the child's credentials: \(theirs)", actual: describe(outcome) + ((try? outcome.get()) == ours ? " (this process's own)" : ""), hint: .peerCredentials)
             }

@@ -131,6 +131,20 @@ enum UnixPeers {
         return (Array(buffer.prefix(got)), sender == .unix(path: "") ? nil : sender)
     }
 
+    /// How many non-blocking connects to `path` succeed before one fails (at most `limit`):
+    /// how many connections the listener there queues. They are closed again.
+    static func connectionsQueued(at path: String, upTo limit: Int) -> Int {
+        var clients: [HarnessSocket] = []
+        defer { clients.forEach { $0.close() } }
+        while clients.count < limit, let client = try? HarnessSocket.make(.unix) {
+            let flags = fcntl(client.fd, F_GETFL)
+            _ = fcntl(client.fd, F_SETFL, flags | O_NONBLOCK)
+            guard (try? SocketAddress.unix(path: path).withSockAddr({ SocketKit.connect(client.fd, $0, $1) })) == 0 else { break }
+            clients.append(client)
+        }
+        return clients.count
+    }
+
     /// Does a server answer at `path` now? (A connection that it accepts, or at least
     /// queues: connect succeeds.)
     static func answers(_ path: String) -> Bool {
@@ -191,11 +205,11 @@ final class FolderWatch {
     }
 }
 
-/// A child process that connects to a socket path, as user `nobody` when these tests run as
+/// A child process that connects to a socket path, as another user when these tests run as
 /// root (root passes every permission check, so only another user shows what a socket
 /// file's mode allows). It is this test bundle again, asked for the one test below.
 ///
-///     connect PATH nobody|self     connect; report; hold the connection until the other end closes
+///     connect PATH UID:GID|self    connect; report; hold the connection until the other end closes
 ///
 /// Its report line: `report: connected pid=N uid=N gid=N` or `report: failed errno=N`.
 final class UnixPeerChildProcess: XCTestCase {
@@ -210,10 +224,15 @@ final class UnixPeerChildProcess: XCTestCase {
 enum UnixChild {
     static let variable = "WORKBOOK_UNIX_CHILD"
     static let marker = BundleChild.marker
-    static let nobody: UInt32 = 65_534
-
     /// True when the child can become another user (the tests run as root).
     static var canSwitchUser: Bool { getuid() == 0 }
+
+    /// A user and group for the child, drawn from the seed: no account needs to exist for
+    /// root to become it, and a uid unlike its gid shows which field is which.
+    static func someUser(_ random: SeededGenerator) -> (uid: UInt32, gid: UInt32) {
+        let uid = UInt32(random.int(in: 20_000...29_999))
+        return (uid, uid + UInt32(random.int(in: 1...9_999)))
+    }
 
     /// What the child did.
     struct Report: Sendable {
@@ -231,9 +250,10 @@ enum UnixChild {
         private let done = DispatchSemaphore(value: 0)
         private var report: Report?
 
-        init(connectingTo path: String, asNobody: Bool) {
+        init(connectingTo path: String, as user: (uid: UInt32, gid: UInt32)?) {
+            let who = user.map { "\($0.uid):\($0.gid)" } ?? "self"
             Thread { [self] in
-                report = UnixChild.start(["connect", path, asNobody ? "nobody" : "self"])
+                report = UnixChild.start(["connect", path, who])
                 done.signal()
             }.start()
         }
@@ -267,8 +287,9 @@ enum UnixChild {
             exit(0)
         }
         guard arguments.count == 3, arguments[0] == "connect" else { finish("failed errno=-1 usage") }
-        if arguments[2] == "nobody" {
-            guard setgroups(0, nil) == 0, setgid(nobody) == 0, setuid(nobody) == 0 else { finish("failed errno=-1 setuid: \(SocketError(call: "setuid"))") }
+        let ids = arguments[2].split(separator: ":").compactMap { UInt32($0) }
+        if ids.count == 2 {
+            guard setgroups(0, nil) == 0, setgid(ids[1]) == 0, setuid(ids[0]) == 0 else { finish("failed errno=-1 setuid: \(SocketError(call: "setuid"))") }
         }
         let fd = socket(AF_UNIX, SocketType.stream.rawValue, 0)
         guard fd >= 0 else { finish("failed errno=\(errno) socket") }
