@@ -26,7 +26,9 @@ import SocketKit
 /// - Throws: `UnixPathTooLong`; otherwise `SocketError` naming the call that failed. When
 ///   something is already at `path`, bind fails with EADDRINUSE, and then:
 ///   - a socket file nobody answers on (connect to it is refused: its server is gone) is
-///     stale: remove it (unlink) and bind again, once;
+///     stale: remove it (unlink) and bind again, once. Make that probing socket
+///     non-blocking (fcntl O_NONBLOCK): a live server with a full queue would keep a
+///     blocking connect waiting; non-blocking, it fails at once with EAGAIN (alive);
 ///   - a socket a server still answers on: throw `SocketError(call: "bind", code: EADDRINUSE)`
 ///     and leave it alone;
 ///   - anything else (a regular file, a directory, a symbolic link, even one that points to

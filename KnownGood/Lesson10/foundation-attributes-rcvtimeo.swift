@@ -1,4 +1,4 @@
-// Known-good: the stale check asks FileManager (attributesOfItem does not follow links) and probes with SocketKit's SocketAddress.unix; the umask guarded by a pthread mutex; the datagram reply waited for with SO_RCVTIMEO and read with MSG_TRUNC into a byte array; the credentials read into 12 raw bytes and loaded field by field.
+// Known-good: the stale check asks FileManager (attributesOfItem does not follow links) and probes with SocketKit's SocketAddress.unix, bounded by SO_SNDTIMEO; the umask guarded by a pthread mutex; the datagram reply waited for with SO_RCVTIMEO and read with MSG_TRUNC into a byte array; the credentials read into 12 raw bytes and loaded field by field.
 // Lesson 10: Unix domain sockets.
 import Foundation
 import SocketKit
@@ -16,6 +16,9 @@ private func isStale(_ path: String) -> Bool {
     let probe = socket(AF_UNIX, SocketType.stream.rawValue, 0)
     if probe < 0 { return false }
     defer { close(probe) }
+    // A Unix connect waits at most SO_SNDTIMEO for a busy server's queue, then fails with EAGAIN.
+    var brief = timeval(tv_sec: 0, tv_usec: 50_000)
+    if setsockopt(probe, SOL_SOCKET, SO_SNDTIMEO, &brief, socklen_t(MemoryLayout<timeval>.size)) != 0 { return false }
     let result = (try? SocketAddress.unix(path: path).withSockAddr { connect(probe, $0, $1) }) ?? 0
     return result == -1 && errno == ECONNREFUSED
 }

@@ -1,4 +1,4 @@
-// Known-good: the sockaddr_un built as a byte array (family at its offset, the path after it, the length up to the NUL only); the datagram socket connected to the server and used with write / read; the reply waited for with poll on a deadline; the credentials read into a tuple.
+// Known-good: the stale probe made non-blocking by socket() itself (SOCK_NONBLOCK); the sockaddr_un built as a byte array (family at its offset, the path after it, the length up to the NUL only); the datagram socket connected to the server and used with write / read; the reply waited for with poll on a deadline; the credentials read into a tuple.
 // Lesson 10: Unix domain sockets.
 import Foundation
 import SocketKit
@@ -32,7 +32,12 @@ private func answersOrIsNotASocket(_ path: String) throws -> Bool {
     var info = stat()
     guard lstat(path, &info) == 0 else { return false }
     guard (info.st_mode & S_IFMT) == S_IFSOCK else { return true }
+    #if os(Linux)
+    let probe = socket(AF_UNIX, SocketType.stream.rawValue | Int32(SOCK_NONBLOCK.rawValue), 0)  // non-blocking from the start
+    #else
     let probe = socket(AF_UNIX, SocketType.stream.rawValue, 0)
+    if probe >= 0 { _ = fcntl(probe, F_SETFL, O_NONBLOCK) }
+    #endif
     guard probe >= 0 else { throw SocketError(call: "socket") }
     let result = try call(probe, path) { connect($0, $1, $2) }
     let code = errno

@@ -44,6 +44,9 @@ private func isStaleSocket(_ path: String) throws -> Bool {
     let probe = socket(AF_UNIX, SocketType.stream.rawValue, 0)
     guard probe >= 0 else { throw SocketError(call: "socket") }
     defer { _ = close(probe) }
+    // Non-blocking: a live server whose queue is full would leave a blocking connect
+    // waiting until it accepts. Then connect fails with EAGAIN: alive, so not stale.
+    guard fcntl(probe, F_SETFL, fcntl(probe, F_GETFL) | O_NONBLOCK) == 0 else { throw SocketError(call: "fcntl") }
     let result = try withUnixAddress(path) { connect(probe, $0, $1) }
     return result < 0 && errno == ECONNREFUSED
 }

@@ -55,7 +55,9 @@ final class Lesson10UnixGrader: GraderCase {
             #if os(Linux)
             // The backlog, read from the kernel's behaviour: a Unix listener queues backlog + 1
             // connections, and a non-blocking connect past that fails with EAGAIN.
-            let queued = UnixPeers.connectionsQueued(at: path, upTo: Int(backlog) + 3)
+            let waiting = UnixPeers.fillQueue(at: path, upTo: Int(backlog) + 3)
+            waiting.forEach { $0.close() }
+            let queued = waiting.count
             guard queued == Int(backlog) + 1 else {
                 throw probe.fail(expected: "listen(fd, \(backlog)): \(backlog + 1) connections queued before the next is refused", actual: "\(queued) were queued\(queued > Int(backlog) + 1 ? " (or more)" : ""): the backlog given to listen was not \(backlog)", hint: .unixListener)
             }
@@ -104,20 +106,23 @@ final class Lesson10UnixGrader: GraderCase {
         }
     }
 
-    // Row 38: a live server's socket (stream or datagram) is never removed: bind's
-    // EADDRINUSE, the file the same one, the server still answering.
+    // Row 38: a live server's socket (stream, stream with its queue full, or datagram) is
+    // never removed: bind's EADDRINUSE, at once, the file the same one, the server still
+    // answering.
     func test3_liveServerIsLeftAlone() throws {
         try grade {
             let probe = Probe("makeUnixListener(path:backlog:permissions:) throws EADDRINUSE, and leaves the file alone, when a live server is at the path")
             let folder = try ScratchFolder()
             defer { folder.remove() }
-            for type in [SocketType.stream, SocketType.datagram].seededShuffle(probe.random) {
+            for (type, busy) in [(SocketType.stream, false), (.stream, true), (.datagram, false)].seededShuffle(probe.random) {
                 let path = folder.socketPath(probe.random, "live")
-                let server = try UnixPeers.bound(path, type)
+                let server = try UnixPeers.bound(path, type, backlog: busy ? 0 : 8)
                 defer { server.close() }
+                let waiting = busy ? UnixPeers.fillQueue(at: path) : []
+                defer { waiting.forEach { $0.close() } }
                 let before = FileFacts.of(path)
-                probe.transcript.note("a live \(type) server at \(path)")
-                let outcome = try probe.attempt("makeUnixListener(path:backlog:permissions:)", returns: { [$0] }) {
+                probe.transcript.note("a live \(type) server at \(path)" + (busy ? ", its queue full (\(waiting.count) connection waiting)" : ""))
+                let outcome = try probe.attempt("makeUnixListener(path:backlog:permissions:)", returns: { [$0] }, seconds: 1, blockedHint: .liveSocket) {
                     try makeUnixListener(path: path, permissions: 0o600)
                 }
                 let after = FileFacts.of(path)
@@ -126,7 +131,7 @@ final class Lesson10UnixGrader: GraderCase {
                     throw probe.fail(expected: "the live \(type) server's socket file left alone", actual: after == nil ? "it was removed" : "it was replaced by another file", hint: .liveSocket)
                 }
                 try expectSocketError(outcome, call: "bind", code: EADDRINUSE, probe: probe, function: "makeUnixListener(path:backlog:permissions:)") { _ in .liveSocket }
-                if type == .stream {
+                if type == .stream && !busy {
                     // Still answering: a new client reaches the harness's server.
                     let client = try? UnixPeers.connect(path)
                     let served = try server.accept(seconds: 1)

@@ -85,12 +85,12 @@ struct FileFacts: Equatable {
 
 enum UnixPeers {
     /// A harness socket of `type` bound to `path` (listening, when it is a stream socket).
-    static func bound(_ path: String, _ type: SocketType = .stream) throws -> HarnessSocket {
+    static func bound(_ path: String, _ type: SocketType = .stream, backlog: Int32 = 8) throws -> HarnessSocket {
         let socket = try HarnessSocket.make(.unix, type)
         try SocketAddress.unix(path: path).withSockAddr { address, length in
             guard bind(socket.fd, address, length) == 0 else { throw SocketError(call: "bind") }
         }
-        if type == .stream { guard listen(socket.fd, 8) == 0 else { throw SocketError(call: "listen") } }
+        if type == .stream { guard listen(socket.fd, backlog) == 0 else { throw SocketError(call: "listen") } }
         return socket
     }
 
@@ -131,18 +131,20 @@ enum UnixPeers {
         return (Array(buffer.prefix(got)), sender == .unix(path: "") ? nil : sender)
     }
 
-    /// How many non-blocking connects to `path` succeed before one fails (at most `limit`):
-    /// how many connections the listener there queues. They are closed again.
-    static func connectionsQueued(at path: String, upTo limit: Int) -> Int {
+    /// Connects to the listener at `path` until its queue is full (a non-blocking connect
+    /// fails with EAGAIN) or `limit` wait there, and hands back the waiting connections
+    /// (keep them open while they must wait; close them after).
+    static func fillQueue(at path: String, upTo limit: Int = 64) -> [HarnessSocket] {
         var clients: [HarnessSocket] = []
-        defer { clients.forEach { $0.close() } }
         while clients.count < limit, let client = try? HarnessSocket.make(.unix) {
-            let flags = fcntl(client.fd, F_GETFL)
-            _ = fcntl(client.fd, F_SETFL, flags | O_NONBLOCK)
-            guard (try? SocketAddress.unix(path: path).withSockAddr({ SocketKit.connect(client.fd, $0, $1) })) == 0 else { break }
+            _ = fcntl(client.fd, F_SETFL, fcntl(client.fd, F_GETFL) | O_NONBLOCK)
+            guard (try? SocketAddress.unix(path: path).withSockAddr({ SocketKit.connect(client.fd, $0, $1) })) == 0 else {
+                client.close()
+                break
+            }
             clients.append(client)
         }
-        return clients.count
+        return clients
     }
 
     /// Does a server answer at `path` now? (A connection that it accepts, or at least
