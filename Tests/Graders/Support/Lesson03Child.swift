@@ -36,7 +36,7 @@ final class SendAllChildProcess: XCTestCase {
 
 enum Lesson03Child {
     static let variable = "WORKBOOK_CHILD"
-    static let marker = "report: "
+    static let marker = BundleChild.marker
 
     /// Runs `scenario` in a child copy of this test bundle, waiting at most `seconds`.
     /// Returns how it ended, its report line (without the marker; empty when there is none)
