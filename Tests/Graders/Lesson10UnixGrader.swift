@@ -17,8 +17,9 @@ final class Lesson10UnixGrader: GraderCase {
 
     // MARK: makeUnixListener / closeUnixListener
 
-    // A listening AF_UNIX stream socket at exactly the path given, that a client reaches;
-    // closeUnixListener closes it and removes its file.
+    // A listening AF_UNIX stream socket at exactly the path given, that a client reaches,
+    // with the backlog given; closeUnixListener closes it and removes its file (and closes it
+    // when the file is already gone, throwing unlink's ENOENT).
     func test1_listenerAtThePathAndItsCleanUp() throws {
         try grade {
             let probe = Probe("makeUnixListener(path:backlog:permissions:) listens at the path it was given; closeUnixListener(_:path:) closes it and removes the file")
@@ -70,6 +71,19 @@ final class Lesson10UnixGrader: GraderCase {
             if let left = FileFacts.of(path) {
                 throw probe.fail(expected: "no file at \(path) after closeUnixListener", actual: "\(left.kind) is still there", hint: .socketFileLeft)
             }
+            // Its file already gone (someone removed it): unlink's ENOENT, and the
+            // descriptor closed all the same.
+            let second = try probe.call("makeUnixListener(path:backlog:permissions:)", returns: { [$0] }, errorHint: { _ in .unixListener }) {
+                try makeUnixListener(path: path, backlog: backlog)
+            }
+            _ = unlink(path)
+            probe.transcript.note("the harness removed \(path); then closeUnixListener")
+            let outcome = try probe.attempt("closeUnixListener(_:path:)") { try closeUnixListener(second, path: path) }
+            guard !Inspect.isOpen(second) else {
+                closeIfOpen(second)
+                throw probe.fail(expected: "the listener closed even though its file was gone", actual: "descriptor \(second) is still open (\(describe(outcome)))", hint: .leak)
+            }
+            try expectSocketError(outcome, call: "unlink", code: ENOENT, probe: probe, function: "closeUnixListener(_:path:) with the file already gone")
         }
     }
 
@@ -293,7 +307,10 @@ final class Lesson10UnixGrader: GraderCase {
             try UnixPeers.leaveStale(stale)
             let regular = folder.socketPath(probe.random, "file")
             _ = FileManager.default.createFile(atPath: regular, contents: Data(probe.random.bytes(8)))
-            let cases = [(folder.socketPath(probe.random, "none"), ENOENT, "no file"), (stale, ECONNREFUSED, "a stale socket file"), (regular, ECONNREFUSED, "a regular file")]
+            let cases = [
+                (folder.socketPath(probe.random, "none"), ENOENT, "no file"), (folder.path + "/no-folder-\(probe.random.int(in: 1...9999))/s.sock", ENOENT, "no such folder"),
+                (stale, ECONNREFUSED, "a stale socket file"), (regular, ECONNREFUSED, "a regular file"),
+            ]
             for (target, code, what) in cases.seededShuffle(probe.random) {
                 probe.transcript.note("connectUnix to \(what): \(target)")
                 let outcome = try probe.attempt("connectUnix(path:)", returns: { [$0] }) { try connectUnix(path: target) }
@@ -353,7 +370,8 @@ final class Lesson10UnixGrader: GraderCase {
     }
 
     // No reply: ETIMEDOUT after `timeout` (a fraction), not before, and clientPath removed.
-    // Something already at clientPath: bind's EADDRINUSE, and it is left alone.
+    // Something already at clientPath: bind's EADDRINUSE, and it is left alone. No server
+    // at serverPath: sendto's error, and clientPath removed all the same.
     func test9_datagramTimeoutAndATakenPath() throws {
         try grade {
             let probe = Probe("unixDatagramRequest(_:to:from:timeout:) throws ETIMEDOUT after `timeout` with no reply, and EADDRINUSE when clientPath is taken, cleaning up only its own file")
@@ -375,20 +393,38 @@ final class Lesson10UnixGrader: GraderCase {
             if let left = FileFacts.of(clientPath) {
                 throw probe.fail(expected: "no file at \(clientPath) after the timeout", actual: "\(left.kind) is still there", hint: .datagramCleanup)
             }
-            // clientPath taken: by a regular file, or a live datagram socket (seeded).
-            let taken = folder.socketPath(probe.random, "taken")
-            let holder: HarnessSocket? = probe.random.pick([true, false]) ? try UnixPeers.bound(taken, .datagram) : nil
-            if holder == nil { _ = FileManager.default.createFile(atPath: taken, contents: Data("mine".utf8)) }
-            defer { holder?.close() }
-            let before = FileFacts.of(taken)
-            probe.transcript.note("clientPath \(taken) is already \(before?.kind ?? "?")")
-            let outcome = try probe.attempt("unixDatagramRequest(_:to:from:timeout:)") {
-                try unixDatagramRequest(Array("hello?".utf8), to: serverPath, from: taken, timeout: timeout)
+            // clientPath taken, by a regular file and by a live datagram socket: bind's
+            // EADDRINUSE, and what was there is left alone.
+            for live in [true, false].seededShuffle(probe.random) {
+                let taken = folder.socketPath(probe.random, "taken")
+                let holder: HarnessSocket? = live ? try UnixPeers.bound(taken, .datagram) : nil
+                if holder == nil { _ = FileManager.default.createFile(atPath: taken, contents: Data(probe.random.bytes(8))) }
+                defer { holder?.close() }
+                let before = FileFacts.of(taken)
+                probe.transcript.note("clientPath \(taken) is already \(before?.kind ?? "?")")
+                let outcome = try probe.attempt("unixDatagramRequest(_:to:from:timeout:)") {
+                    try unixDatagramRequest(Array("hello?".utf8), to: serverPath, from: taken, timeout: timeout)
+                }
+                guard FileFacts.of(taken) == before else {
+                    throw probe.fail(expected: "\(before?.kind ?? "the file") at clientPath left alone", actual: "it was removed or replaced (\(describe(outcome)))", hint: .datagramCleanup)
+                }
+                try expectSocketError(outcome, call: "bind", code: EADDRINUSE, probe: probe, function: "unixDatagramRequest(_:to:from:timeout:) with clientPath taken")
             }
-            guard FileFacts.of(taken) == before else {
-                throw probe.fail(expected: "\(before?.kind ?? "the file") at clientPath left alone", actual: "it was removed or replaced (\(describe(outcome)))", hint: .datagramCleanup)
+            // No server at serverPath: nothing there (ENOENT), a stale socket (ECONNREFUSED).
+            // sendto's error, and the client's own file removed on that path too.
+            let stale = folder.socketPath(probe.random, "gone")
+            try UnixPeers.leaveStale(stale, .datagram)
+            for (target, code, what) in [(folder.socketPath(probe.random, "none"), ENOENT, "no file"), (stale, ECONNREFUSED, "a stale socket file")].seededShuffle(probe.random) {
+                let client = folder.socketPath(probe.random, "client")
+                probe.transcript.note("serverPath is \(what): \(target)")
+                let outcome = try probe.attempt("unixDatagramRequest(_:to:from:timeout:)") {
+                    try unixDatagramRequest(Array("anyone?".utf8), to: target, from: client, timeout: timeout)
+                }
+                if let left = FileFacts.of(client) {
+                    throw probe.fail(expected: "no file at \(client) after sendto failed (\(what) at serverPath)", actual: "\(left.kind) is still there (\(describe(outcome)))", hint: .datagramCleanup)
+                }
+                try expectSocketError(outcome, call: "sendto", code: code, probe: probe, function: "unixDatagramRequest(_:to:from:timeout:) with \(what) at serverPath")
             }
-            try expectSocketError(outcome, call: "bind", code: EADDRINUSE, probe: probe, function: "unixDatagramRequest(_:to:from:timeout:) with clientPath taken")
         }
     }
 
