@@ -46,7 +46,9 @@ final class Lesson10UnixGrader: GraderCase {
                 throw probe.fail(expected: "a connection to \(path) to wait for accept on the listener", actual: "nothing to accept after 1 s", hint: .unixListener)
             }
             let message = probe.random.bytes(probe.random.int(in: 1...512))
+            let log = probe.transcript.open("a harness client -> your listener at unix:\(path)")
             try client.sendAll(message)
+            probe.transcript.record(log, .bytes(from: .harness, message))
             let got = try Inspect.receive(served, limit: 1024, seconds: 1) ?? []
             _ = close(served)
             client.close()
@@ -298,7 +300,9 @@ final class Lesson10UnixGrader: GraderCase {
                 throw probe.fail(expected: "a stream socket connected to unix:\(path)", actual: "it returned \(Inspect.describe(fd))", hint: .unixConnect)
             }
             let message = probe.random.bytes(probe.random.int(in: 1...512))
+            let log = probe.transcript.open("your connection -> the harness's server at unix:\(path)")
             try served.sendAll(message)
+            probe.transcript.record(log, .bytes(from: .harness, message))
             guard (try Inspect.receive(fd, limit: 1024, seconds: 1)) == message else {
                 throw probe.fail(expected: "the server's \(message.count) bytes to arrive on the returned socket", actual: "they did not", hint: .unixConnect)
             }
@@ -337,12 +341,16 @@ final class Lesson10UnixGrader: GraderCase {
                 let request = probe.random.bytes(probe.random.int(in: 0...1500))
                 let reply = probe.random.bytes(size)
                 let seen = DatagramLog()
+                let transcript = probe.transcript
+                let log = transcript.open("datagrams: your socket -> the harness's server at unix:\(serverPath)")
                 let thread = Thread {
                     guard let (bytes, sender) = UnixPeers.receiveDatagram(server, seconds: 1.5) else { return }
                     seen.record(bytes, sender)
+                    transcript.record(log, .bytes(from: .learner, bytes))
                     guard let sender else { return }  // an unbound client: nowhere to answer
-                    try? server.sendDatagram(reply, to: sender)
-                    try? server.sendDatagram(Array("and another".utf8), to: sender)
+                    for datagram in [reply, Array("and another".utf8)] where (try? server.sendDatagram(datagram, to: sender)) != nil {
+                        transcript.record(log, .bytes(from: .harness, datagram))
+                    }
                 }
                 thread.start()
                 probe.transcript.note("a \(request.count)-byte request from \(clientPath); the server answers \(reply.count) bytes, then another datagram")
