@@ -13,7 +13,7 @@ let answers: String = {
 }()
 
 /// One module per lesson, so that a learner's edit recompiles one small module.
-let lessons = ["Lesson01", "Lesson02", "Lesson03", "Lesson04", "Lesson05", "Lesson06", "Lesson07", "Lesson08", "Lesson09"]
+let lessons = ["Lesson01", "Lesson02", "Lesson03", "Lesson04", "Lesson05", "Lesson06", "Lesson07", "Lesson08", "Lesson09", "Lesson10"]
 
 /// The demo programs: `swift run <name>`. Each one runs on the learner's own answers:
 /// its own lesson's, and for the later demos, the earlier lessons' too.
@@ -28,6 +28,7 @@ let demos: [(name: String, lessons: [String])] = [
     ("lesson07-load", []),  // a client of any echo server: it runs on no lesson's code
     ("lesson08-chat", ["Lesson02", "Lesson03", "Lesson08"]),
     ("lesson09-names", ["Lesson09"]),
+    ("lesson10-unix", ["Lesson02", "Lesson03", "Lesson04", "Lesson09", "Lesson10"]),
 ]
 
 let package = Package(

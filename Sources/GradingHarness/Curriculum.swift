@@ -1,3 +1,5 @@
+import Foundation
+
 /// The lessons of this edition: what the progress table, the demos and (later) the
 /// `workbook` command know about each one.
 public struct LessonInfo: Sendable {
@@ -15,6 +17,10 @@ public struct LessonInfo: Sendable {
     /// "Lesson01": the module name, the folder in Exercises/, and the start of the grader's
     /// class name (so `swift test --filter Lesson01` grades this lesson alone).
     public var tag: String { number < 10 ? "Lesson0\(number)" : "Lesson\(number)" }
+
+    /// The number as the first column of a table: "1  " and "10 " take the same width, so
+    /// that the titles after them line up.
+    public var numberColumn: String { "\(number)".padding(toLength: 3, withPad: " ", startingAt: 0) }
 }
 
 public enum Curriculum {
@@ -28,6 +34,7 @@ public enum Curriculum {
         LessonInfo(number: 7, title: "many clients", exercise: "Exercises/Lesson07/ManyClients.swift", demo: "lesson07-server", prose: "Lessons/07-many-clients.md", grader: "Lesson07ManyClientsGrader"),
         LessonInfo(number: 8, title: "chat", exercise: "Exercises/Lesson08/Chat.swift", demo: "lesson08-chat", prose: "Lessons/08-chat.md", grader: "Lesson08ChatGrader"),
         LessonInfo(number: 9, title: "names", exercise: "Exercises/Lesson09/Names.swift", demo: "lesson09-names", prose: "Lessons/09-names.md", grader: "Lesson09NamesGrader"),
+        LessonInfo(number: 10, title: "Unix sockets", exercise: "Exercises/Lesson10/UnixSockets.swift", demo: "lesson10-unix", prose: "Lessons/10-unix.md", grader: "Lesson10UnixGrader"),
     ]
 
     /// Lesson `number`, if this edition has it.

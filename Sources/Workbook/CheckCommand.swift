@@ -115,7 +115,7 @@ enum ProgressCommand {
             case .done?, .failing?, .inProgress?: label = "\(state!.rawValue) \(result!.passed)/\(result!.checks.count)"
             case let other?: label = other.rawValue
             }
-            print("  \(lesson.number)  " + lesson.title.padding(toLength: 16, withPad: " ", startingAt: 0)
+            print("  \(lesson.numberColumn)" + lesson.title.padding(toLength: 16, withPad: " ", startingAt: 0)
                 + Style.state(label.padding(toLength: 18, withPad: " ", startingAt: 0), state)
                 + lesson.exercise.padding(toLength: 40, withPad: " ", startingAt: 0) + "swift run workbook check \(lesson.number)")
         }

@@ -126,7 +126,7 @@ enum ReportCommand {
         var lines = ["Socket Workbook report (\(report.answers), \(report.generated)): \(report.lessonsDone) of \(report.lessons.count) lessons done"]
         for lesson in report.lessons {
             let passed = lesson.checks.filter { $0.verdict == .passed }.count
-            lines.append("  \(lesson.number)  \(lesson.title.padding(toLength: 16, withPad: " ", startingAt: 0))\(lesson.state.padding(toLength: 18, withPad: " ", startingAt: 0))\(passed) of \(lesson.checks.count) checks pass")
+            lines.append("  \("\(lesson.number)".padding(toLength: 3, withPad: " ", startingAt: 0))\(lesson.title.padding(toLength: 16, withPad: " ", startingAt: 0))\(lesson.state.padding(toLength: 18, withPad: " ", startingAt: 0))\(passed) of \(lesson.checks.count) checks pass")
             for check in lesson.checks where check.verdict != .passed {
                 lines.append("       \(check.verdict.rawValue): \(check.name)")
             }

@@ -27,14 +27,35 @@ final class ResultsAndProcessTests: XCTestCase {
     }
 
     func testCurriculumNamesEachLessonsFilesAndGrader() {
-        // Numbered 1, 2, 3... with no gap: the progress table and `check N` count on it.
-        XCTAssertEqual(Curriculum.lessons.map(\.number), Array(1...Curriculum.lessons.count))
+        // Numbered from 1 up, in order (a branch may add lesson 10 before lesson 9 is merged):
+        // the progress table and `check N` list them in this order.
+        let numbers = Curriculum.lessons.map(\.number)
+        XCTAssertEqual(numbers.first, 1)
+        XCTAssertEqual(numbers, numbers.sorted())
+        XCTAssertEqual(Set(numbers).count, numbers.count)
         XCTAssertGreaterThanOrEqual(Curriculum.lessons.count, 6)
         for lesson in Curriculum.lessons {
             XCTAssertTrue(lesson.grader.hasPrefix(lesson.tag), lesson.grader)
             XCTAssertEqual(Curriculum.lesson(forTestNamed: "\(lesson.grader).test1_x")?.number, lesson.number)
             XCTAssertTrue(lesson.exercise.hasPrefix("Exercises/\(lesson.tag)/"), lesson.exercise)
         }
+    }
+
+    func testTwoDigitLessonsAreTheirOwn() {
+        // `swift test --filter Lesson01` and `workbook check 1` must never reach lesson 10:
+        // no lesson's tag is the start of another's, and a grader's name finds its own lesson.
+        XCTAssertEqual(Curriculum.lesson(1)?.tag, "Lesson01")
+        XCTAssertEqual(Curriculum.lesson(10)?.tag, "Lesson10")
+        for lesson in Curriculum.lessons {
+            for other in Curriculum.lessons where other.number != lesson.number {
+                XCTAssertFalse(other.tag.hasPrefix(lesson.tag), "\(other.tag) starts with \(lesson.tag)")
+                XCTAssertFalse(other.grader.hasPrefix(lesson.tag), "\(other.grader) would be graded with \(lesson.tag)")
+            }
+        }
+        XCTAssertEqual(Curriculum.lesson(forTestNamed: "Lesson10UnixGrader")?.number, 10)
+        XCTAssertEqual(Curriculum.lesson(forTestNamed: "Graders.Lesson01CreateGrader")?.number, 1)
+        // The tables' first column: one- and two-digit numbers take the same width.
+        XCTAssertEqual(Curriculum.lessons.map(\.numberColumn.count), Curriculum.lessons.map { _ in 3 })
     }
 
     func testUDPPeerDropsRepliesAndSendsFromAStranger() throws {

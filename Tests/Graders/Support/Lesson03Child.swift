@@ -36,25 +36,13 @@ final class SendAllChildProcess: XCTestCase {
 
 enum Lesson03Child {
     static let variable = "WORKBOOK_CHILD"
-    static let marker = "report: "
+    static let marker = BundleChild.marker
 
     /// Runs `scenario` in a child copy of this test bundle, waiting at most `seconds`.
     /// Returns how it ended, its report line (without the marker; empty when there is none)
     /// and everything it printed.
     static func start(_ scenario: [String], seconds: Double) throws -> (ending: ChildProcess.Ending, report: String, output: String) {
-        let test = "Graders.SendAllChildProcess/testScenario"
-        #if canImport(Darwin)
-        // macOS: the bundle is loaded by xctest (written from Apple's documentation, untested here).
-        let bundle = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }!.bundlePath
-        let (program, arguments) = (URL(fileURLWithPath: "/usr/bin/xcrun"), ["xctest", "-XCTest", test, bundle])
-        #else
-        let (program, arguments) = (URL(fileURLWithPath: CommandLine.arguments[0]), [test])
-        #endif
-        // WORKBOOK_RESULTS unset: the child's test must not appear among the parent's results.
-        let environment: [String: String?] = [variable: scenario.joined(separator: " "), "WORKBOOK_RESULTS": nil]
-        let (ending, output) = try ChildProcess.run(program, arguments, environment: environment, seconds: seconds)
-        let report = output.split(separator: "\n").first { $0.hasPrefix(marker) }.map { String($0.dropFirst(marker.count)) } ?? ""
-        return (ending, report, output)
+        try BundleChild.start("Graders.SendAllChildProcess/testScenario", variable: variable, scenario: scenario, seconds: seconds)
     }
 
     static func run(_ arguments: [String]) -> Never {

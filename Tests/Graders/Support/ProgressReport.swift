@@ -80,7 +80,7 @@ final class ProgressReport: NSObject, XCTestObservation, @unchecked Sendable {
                 next = "Next: \(state == .failing ? "fix" : "open") \(lesson.exercise), then run: swift test --filter \(lesson.tag)"
             }
             let title = lesson.title.padding(toLength: 16, withPad: " ", startingAt: 0)
-            lines.append("  \(lesson.number)  \(title)\(state.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0))\(detail)")
+            lines.append("  \(lesson.numberColumn)\(title)\(state.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0))\(detail)")
         }
         lines.append(next ?? "Every lesson that ran is done.")
         return lines.joined(separator: "\n")
